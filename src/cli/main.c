@@ -1,0 +1,46 @@
+/* vktrain entry point: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const vkt_cli_cmd commands[] = {
+    {"devices", vkt_cmd_devices, "list Vulkan devices and the features vktrain uses"},
+    {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
+    {"demo", vkt_cmd_demo, "run the main job on the built-in tiny model (for now: selftest)"},
+    {0, 0, 0},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: vktrain <command> [options]\n\n"
+               "Trains Stable Diffusion textual-inversion embeddings and hypernetworks on any Vulkan GPU.\n\n"
+               "commands:\n");
+    for (const vkt_cli_cmd *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nenvironment:\n"
+               "  VKTRAIN_DEVICE=N|name      device to use (default: first discrete GPU, else integrated, else CPU)\n"
+               "  VKTRAIN_VALIDATION=1       enable the Khronos validation layer\n"
+               "  VKTRAIN_DISABLE_<FEATURE>  turn off a fast path: FP16, SUBGROUP, COOPMAT\n"
+               "\nexample:\n  vktrain selftest --json\n\n"
+               "`vktrain <command> --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (vkt_cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vktrain 0.1.0\n");
+        return 0;
+    }
+    for (const vkt_cli_cmd *c = commands; c->name; c++)
+        if (strcmp(c->name, argv[1]) == 0) return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "vktrain: error: unknown command \"%s\" (see `vktrain --help`)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,62 @@
+/* The recording context every op writes into: one command buffer of dispatches, recorded once
+ * and re-submitted unchanged while shapes stay the same. Ops look their pipelines up here, so
+ * variant choice (dtype, subgroup path, matrix units) happens in one place per device.
+ *
+ *   vkt_step *s; vkt_step_create(dev, &s, &err);
+ *   vkt_step_begin(s, &err);
+ *   vkt_op_act_fwd(s, VKT_ACT_SILU, &x, &y, &err);
+ *   vkt_step_end(s, &err); vkt_step_submit(s, &err);      // blocking
+ *   vkt_step_destroy(s);
+ */
+#ifndef VKT_NN_STEP_H
+#define VKT_NN_STEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "nn/tensor.h"
+#include "vk/cmd.h"
+#include "vk/device.h"
+#include "vk/pipeline.h"
+
+/* How a backward op writes a gradient tensor. */
+typedef enum vkt_grad_mode {
+    VKT_GRAD_OVERWRITE,  /* dx = result */
+    VKT_GRAD_ACCUMULATE, /* dx += result (dx must hold valid values) */
+} vkt_grad_mode;
+
+typedef struct vkt_step {
+    vkt_device *dev; /* borrowed */
+    vkt_cmd *cmd;    /* owned */
+    const vkt_device_info *info;
+    bool subgroup_ok; /* device subgroup arithmetic usable and not disabled */
+} vkt_step;
+
+vkt_status vkt_step_create(vkt_device *dev, vkt_step **out, vkt_err *err);
+void vkt_step_destroy(vkt_step *s);
+vkt_status vkt_step_begin(vkt_step *s, vkt_err *err);
+vkt_status vkt_step_end(vkt_step *s, vkt_err *err);
+vkt_status vkt_step_submit(vkt_step *s, vkt_err *err);
+/* begin + nothing: end + submit in one call, for tests and one-off work. */
+vkt_status vkt_step_run(vkt_step *s, vkt_err *err);
+
+/* Pipeline for `variant`, specialised with spec[0..n_spec-1]. */
+vkt_status vkt_step_pipeline(vkt_step *s, const char *variant, uint32_t n_bindings, uint32_t pc_bytes,
+                             const uint32_t *spec, uint32_t n_spec, vkt_pipeline **out, vkt_err *err);
+
+/* Writes "<family>_<dir>_<dtype>" into out. */
+const char *vkt_variant_name(char *out, size_t n, const char *family, const char *dir, vkt_dtype dt);
+
+/* Workgroup count for n items at wg items per group. */
+static inline uint64_t vkt_groups(uint64_t n, uint32_t wg) { return (n + wg - 1) / wg; }
+
+/* Fails with a "<op>: <what> shape [..], expected [..]" message unless a and b have equal shapes. */
+vkt_status vkt_check_same_shape(const char *op, const char *what, const vkt_tensor *a, const vkt_tensor *b,
+                                vkt_err *err);
+/* Fails unless every tensor in ts has dtype dt. */
+vkt_status vkt_check_dtype(const char *op, vkt_dtype dt, const vkt_tensor *const *ts, int n, vkt_err *err);
+/* True when this device can run variants stored in dt (f16 needs 16-bit storage). */
+bool vkt_step_dtype_ok(const vkt_step *s, vkt_dtype dt);
+
+#endif

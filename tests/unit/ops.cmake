@@ -1,0 +1,10 @@
+# unit.op.<family>: each op family's checks (GPU vs reference, reference vs finite differences)
+# under the validation layer, plus the f32-only portable path with fast paths disabled.
+add_executable(test_ops ${CMAKE_CURRENT_LIST_DIR}/test_ops.c)
+target_link_libraries(test_ops PRIVATE vkt_nn vkt_testkit)
+foreach(fam ${VKT_OP_FAMILIES})
+  vkt_add_test(NAME unit.op.${fam} LABEL unit COMMAND test_ops ${fam})
+endforeach()
+add_executable(test_vk ${CMAKE_CURRENT_LIST_DIR}/test_vk.c)
+target_link_libraries(test_vk PRIVATE vkt_nn vkt_testkit)
+vkt_add_test(NAME unit.vk.runtime LABEL unit COMMAND test_vk)
