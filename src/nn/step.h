@@ -26,11 +26,19 @@ typedef enum vkt_grad_mode {
     VKT_GRAD_ACCUMULATE, /* dx += result (dx must hold valid values) */
 } vkt_grad_mode;
 
+typedef struct vkt_step_slot vkt_step_slot;
+
 typedef struct vkt_step {
     vkt_device *dev; /* borrowed */
     vkt_cmd *cmd;    /* owned */
     const vkt_device_info *info;
     bool subgroup_ok; /* device subgroup arithmetic usable and not disabled */
+    /* planned steps (vkt_step_begin_planned) */
+    bool planned;
+    vkt_step_slot **slots; /* owned: one per vkt_step_tensor */
+    uint32_t n_slots, cap_slots;
+    vkt_buffer *arena;     /* owned: the memory every step tensor lives in */
+    uint64_t peak_bytes, naive_bytes;
 } vkt_step;
 
 vkt_status vkt_step_create(vkt_device *dev, vkt_step **out, vkt_err *err);
@@ -40,6 +48,29 @@ vkt_status vkt_step_end(vkt_step *s, vkt_err *err);
 vkt_status vkt_step_submit(vkt_step *s, vkt_err *err);
 /* begin + nothing: end + submit in one call, for tests and one-off work. */
 vkt_status vkt_step_run(vkt_step *s, vkt_err *err);
+
+/* Planned steps: memory for activations and gradients assigned by liveness.
+ *
+ *   vkt_step_begin_planned(s, &err);
+ *   vkt_step_tensor(s, VKT_F32, 4, shape, "h", &h, &err);   // no memory yet
+ *   ... ops on h ...
+ *   vkt_step_keep(s, &loss);                                 // read after the step
+ *   vkt_step_end(s, &err);     // plans offsets in one arena, records the command buffer
+ *   vkt_step_submit(s, &err);  // as often as wanted
+ *   vkt_tensor real = vkt_step_resolve(s, &loss);            // for downloads
+ *
+ * Two step tensors whose first-to-last uses do not overlap share bytes. Tensors from an earlier
+ * planned recording are invalid after the next vkt_step_begin_planned. */
+vkt_status vkt_step_begin_planned(vkt_step *s, vkt_err *err);
+vkt_status vkt_step_tensor(vkt_step *s, vkt_dtype dt, int ndim, const int64_t *shape, const char *what,
+                           vkt_tensor *out, vkt_err *err);
+/* Keeps t (a step tensor) alive until the end of the step, so its value can be read afterwards. */
+vkt_status vkt_step_keep(vkt_step *s, const vkt_tensor *t, vkt_err *err);
+/* The real memory of a step tensor after vkt_step_end (other tensors are returned unchanged). */
+vkt_tensor vkt_step_resolve(const vkt_step *s, const vkt_tensor *t);
+/* Arena bytes of the planned step, and what the same tensors would take without reuse. */
+uint64_t vkt_step_peak_bytes(const vkt_step *s);
+uint64_t vkt_step_naive_bytes(const vkt_step *s);
 
 /* Pipeline for `variant`, specialised with spec[0..n_spec-1]. */
 vkt_status vkt_step_pipeline(vkt_step *s, const char *variant, uint32_t n_bindings, uint32_t pc_bytes,

@@ -15,6 +15,19 @@ typedef struct span { VkBuffer buf; size_t lo, hi; } span;
 
 typedef struct span_set { span *v; uint32_t n, cap; } span_set;
 
+typedef enum { REC_DISPATCH, REC_ZERO, REC_COPY } rec_kind;
+
+/* A stored command of a deferred recording. */
+typedef struct record {
+    rec_kind kind;
+    vkt_pipeline *p;
+    vkt_bind binds[VKT_MAX_BINDINGS];
+    uint32_t n_binds;
+    uint32_t pc[32];
+    uint32_t g[3];
+    const char *label;
+} record;
+
 struct vkt_cmd {
     vkt_device *dev;
     VkCommandPool pool;
@@ -32,6 +45,10 @@ struct vkt_cmd {
     const char **labels;
     double *ms;
     bool have_timings;
+    /* deferred recording */
+    bool deferred;
+    record *recs;
+    uint32_t n_recs, cap_recs;
 };
 
 vkt_device *vkt_cmd_device(const vkt_cmd *c) { return c->dev; }
@@ -82,6 +99,7 @@ void vkt_cmd_destroy(vkt_cmd *c)
     free(c->writes.v);
     free(c->labels);
     free(c->ms);
+    free(c->recs);
     free(c);
 }
 
@@ -97,6 +115,8 @@ vkt_status vkt_cmd_begin(vkt_cmd *c, vkt_err *err)
     c->n_dispatch = c->n_barrier = 0;
     c->n_ts = 0;
     c->have_timings = false;
+    c->deferred = false;
+    c->n_recs = 0;
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     r = vkBeginCommandBuffer(c->cb, &bi);
     if (r != VK_SUCCESS) return vkt_vk_fail(err, r, "vkBeginCommandBuffer");
@@ -224,11 +244,93 @@ static void stamp(vkt_cmd *c, const char *label)
     vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->qpool, c->n_ts++);
 }
 
+vkt_status vkt_cmd_begin_deferred(vkt_cmd *c, vkt_err *err)
+{
+    vkt_status st = vkt_cmd_begin(c, err);
+    if (!st) c->deferred = true;
+    return st;
+}
+
+uint32_t vkt_cmd_n_records(const vkt_cmd *c) { return c->n_recs; }
+
+void vkt_cmd_record_binds(const vkt_cmd *c, uint32_t i, const vkt_bind **binds, uint32_t *n)
+{
+    *binds = c->recs[i].binds;
+    *n = c->recs[i].n_binds;
+}
+
+static vkt_status store(vkt_cmd *c, rec_kind kind, vkt_pipeline *p, const vkt_bind *binds, uint32_t n_binds,
+                        const void *pc, uint32_t pc_bytes, const uint32_t g[3], const char *label, vkt_err *err)
+{
+    if (c->n_recs == c->cap_recs) {
+        uint32_t cap = c->cap_recs ? c->cap_recs * 2 : 256;
+        record *nr = vkt_realloc(c->recs, cap * sizeof *nr);
+        if (!nr) return vkt_fail(err, VKT_ERR_NOMEM, "deferred commands");
+        c->recs = nr;
+        c->cap_recs = cap;
+    }
+    record *r = &c->recs[c->n_recs++];
+    r->kind = kind;
+    r->p = p;
+    r->n_binds = n_binds;
+    memcpy(r->binds, binds, n_binds * sizeof *binds);
+    if (pc_bytes) memcpy(r->pc, pc, pc_bytes);
+    memcpy(r->g, g, sizeof r->g);
+    r->label = label;
+    return VKT_OK;
+}
+
+static vkt_status emit_dispatch(vkt_cmd *c, vkt_pipeline *p, const vkt_bind *binds, const void *pc, uint32_t gx,
+                                uint32_t gy, uint32_t gz, const char *label, vkt_err *err);
+
+vkt_status vkt_cmd_flush(vkt_cmd *c, vkt_cmd_resolve_fn resolve, void *user, vkt_err *err)
+{
+    if (!c->deferred) return vkt_fail(err, VKT_ERR_INTERNAL, "flush without a deferred recording");
+    c->deferred = false;
+    vkt_status st = VKT_OK;
+    for (uint32_t i = 0; i < c->n_recs && !st; i++) {
+        record *r = &c->recs[i];
+        for (uint32_t k = 0; k < r->n_binds && !st; k++) {
+            if (!r->binds[k].buf->is_virtual) continue;
+            const vkt_buffer *real = NULL;
+            size_t off = 0;
+            st = resolve(user, r->binds[k].buf, &real, &off, err);
+            if (!st) {
+                r->binds[k].buf = real;
+                r->binds[k].offset += off;
+            }
+        }
+        if (st) break;
+        switch (r->kind) {
+        case REC_DISPATCH:
+            st = emit_dispatch(c, r->p, r->binds, r->pc, r->g[0], r->g[1], r->g[2], r->label, err);
+            break;
+        case REC_ZERO: st = vkt_cmd_zero(c, r->binds[0].buf, r->binds[0].offset, r->binds[0].bytes, err); break;
+        case REC_COPY:
+            st = vkt_cmd_copy(c, r->binds[0].buf, r->binds[0].offset, r->binds[1].buf, r->binds[1].offset,
+                              r->binds[0].bytes, err);
+            break;
+        }
+    }
+    c->n_recs = 0;
+    return st;
+}
+
 vkt_status vkt_cmd_dispatch(vkt_cmd *c, vkt_pipeline *p, const vkt_bind *binds, const void *pc, uint32_t gx,
                             uint32_t gy, uint32_t gz, const char *label, vkt_err *err)
 {
     if (!c->recording) return vkt_fail(err, VKT_ERR_INTERNAL, "%s: dispatch outside begin/end", label);
     if (gx == 0 || gy == 0 || gz == 0) return VKT_OK; /* empty tensor: nothing to do */
+    if (c->deferred) {
+        uint32_t g[3] = {gx, gy, gz};
+        return store(c, REC_DISPATCH, p, binds, p->n_bindings, pc, p->pc_bytes, g, label, err);
+    }
+    return emit_dispatch(c, p, binds, pc, gx, gy, gz, label, err);
+}
+
+static vkt_status emit_dispatch(vkt_cmd *c, vkt_pipeline *p, const vkt_bind *binds, const void *pc, uint32_t gx,
+                                uint32_t gy, uint32_t gz, const char *label, vkt_err *err)
+{
     const uint32_t *mx = c->dev->info.max_wg_count;
     if (gx > mx[0] || gy > mx[1] || gz > mx[2])
         return vkt_fail(err, VKT_ERR_INTERNAL, "%s: grid %ux%ux%u exceeds the device limit", label, gx, gy, gz);
@@ -275,6 +377,10 @@ vkt_status vkt_cmd_zero(vkt_cmd *c, const vkt_buffer *buf, size_t offset, size_t
 {
     if (!bytes) return VKT_OK;
     vkt_bind b = VKT_BIND_W(buf, offset, bytes);
+    if (c->deferred) {
+        uint32_t g[3] = {0, 0, 0};
+        return store(c, REC_ZERO, NULL, &b, 1, NULL, 0, g, "zero", err);
+    }
     vkt_status st = check_bind(c, &b, "zero", 0, err);
     if (!st && (offset % 4 || bytes % 4)) st = vkt_fail(err, VKT_ERR_INTERNAL, "zero: unaligned range");
     if (!st) st = track(c, &b, 1, err);
@@ -289,6 +395,10 @@ vkt_status vkt_cmd_copy(vkt_cmd *c, const vkt_buffer *src, size_t soff, const vk
 {
     if (!bytes) return VKT_OK;
     vkt_bind b[2] = {VKT_BIND_R(src, soff, bytes), VKT_BIND_W(dst, doff, bytes)};
+    if (c->deferred) {
+        uint32_t g[3] = {0, 0, 0};
+        return store(c, REC_COPY, NULL, b, 2, NULL, 0, g, "copy", err);
+    }
     vkt_status st = check_bind(c, &b[0], "copy", 0, err);
     if (!st) st = check_bind(c, &b[1], "copy", 1, err);
     if (!st) st = track(c, b, 2, err);
@@ -302,6 +412,7 @@ vkt_status vkt_cmd_copy(vkt_cmd *c, const vkt_buffer *src, size_t soff, const vk
 vkt_status vkt_cmd_end(vkt_cmd *c, vkt_err *err)
 {
     if (!c->recording) return vkt_fail(err, VKT_ERR_INTERNAL, "end without begin");
+    if (c->deferred) return vkt_fail(err, VKT_ERR_INTERNAL, "end of a deferred recording before its flush");
     /* Make results visible to host reads and to the next submission's transfers. */
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,

@@ -60,6 +60,19 @@ void vkt_cmd_set_profiling(vkt_cmd *c, bool on);
  * valid until the next begin). Returns false when no timings are available. */
 bool vkt_cmd_timings(vkt_cmd *c, const char *const **labels, const double **ms, uint32_t *n);
 
+/* Deferred recording, for step plans that assign memory by liveness: after
+ * vkt_cmd_begin_deferred, dispatches/zeros/copies (which may bind virtual buffers) are only
+ * stored. The planner inspects them with vkt_cmd_n_records/vkt_cmd_record_binds, then
+ * vkt_cmd_flush maps every virtual buffer to real memory through `resolve` and records them
+ * for real (with the usual barriers). vkt_cmd_end follows as usual. */
+typedef vkt_status (*vkt_cmd_resolve_fn)(void *user, const vkt_buffer *virt, const vkt_buffer **real,
+                                         size_t *offset, vkt_err *err);
+vkt_status vkt_cmd_begin_deferred(vkt_cmd *c, vkt_err *err);
+uint32_t vkt_cmd_n_records(const vkt_cmd *c);
+/* Bindings of record i (borrowed; valid until flush). */
+void vkt_cmd_record_binds(const vkt_cmd *c, uint32_t i, const vkt_bind **binds, uint32_t *n);
+vkt_status vkt_cmd_flush(vkt_cmd *c, vkt_cmd_resolve_fn resolve, void *user, vkt_err *err);
+
 uint32_t vkt_cmd_n_dispatches(const vkt_cmd *c);
 uint32_t vkt_cmd_n_barriers(const vkt_cmd *c);
 vkt_device *vkt_cmd_device(const vkt_cmd *c);

@@ -213,9 +213,6 @@ vkt_status vkt_buffer_create(vkt_device *dev, size_t size, vkt_mem_kind kind, co
                              vkt_buffer **out, vkt_err *err)
 {
     if (size == 0) return vkt_fail(err, VKT_ERR_INTERNAL, "%s: zero-byte buffer", what);
-    if (kind == VKT_MEM_DEVICE && size > dev->info.max_storage_range)
-        return vkt_fail(err, VKT_ERR_UNSUPPORTED, "%s: %zu bytes exceed the device's maxStorageBufferRange (%llu)",
-                        what, size, (unsigned long long)dev->info.max_storage_range);
     vkt_buffer *b = vkt_calloc(1, sizeof *b);
     if (!b) return vkt_fail(err, VKT_ERR_NOMEM, "%s: buffer", what);
     snprintf(b->what, sizeof b->what, "%s", what);
@@ -323,6 +320,15 @@ static vkt_status run_copy(vkt_device *dev, VkBuffer src, size_t soff, VkBuffer 
     return VKT_OK;
 }
 
+void vkt_buffer_init_virtual(vkt_buffer *b, size_t size, const char *what, uint32_t id)
+{
+    memset(b, 0, sizeof *b);
+    b->size = size;
+    b->is_virtual = true;
+    b->virtual_id = id;
+    snprintf(b->what, sizeof b->what, "%s", what);
+}
+
 static vkt_status check_range(const vkt_buffer *b, size_t off, size_t n, vkt_err *err)
 {
     if (off > b->size || n > b->size - off)
@@ -333,7 +339,8 @@ static vkt_status check_range(const vkt_buffer *b, size_t off, size_t n, vkt_err
 
 vkt_status vkt_buffer_upload(vkt_device *dev, vkt_buffer *b, size_t off, const void *src, size_t n, vkt_err *err)
 {
-    vkt_status st = check_range(b, off, n, err);
+    vkt_status st = b->is_virtual ? vkt_fail(err, VKT_ERR_INTERNAL, "%s: transfer on an unplanned step tensor", b->what)
+                                  : check_range(b, off, n, err);
     if (st || !n) return st;
     if (b->mapped) { /* GPU work in flight may still use these bytes */
         VkResult r = vkQueueWaitIdle(dev->queue);
@@ -352,7 +359,8 @@ vkt_status vkt_buffer_upload(vkt_device *dev, vkt_buffer *b, size_t off, const v
 
 vkt_status vkt_buffer_download(vkt_device *dev, const vkt_buffer *b, size_t off, void *dst, size_t n, vkt_err *err)
 {
-    vkt_status st = check_range(b, off, n, err);
+    vkt_status st = b->is_virtual ? vkt_fail(err, VKT_ERR_INTERNAL, "%s: transfer on an unplanned step tensor", b->what)
+                                  : check_range(b, off, n, err);
     if (st || !n) return st;
     if (b->mapped) { /* GPU work in flight may still use these bytes */
         VkResult r = vkQueueWaitIdle(dev->queue);
@@ -371,7 +379,8 @@ vkt_status vkt_buffer_download(vkt_device *dev, const vkt_buffer *b, size_t off,
 
 vkt_status vkt_buffer_zero(vkt_device *dev, vkt_buffer *b, size_t off, size_t n, vkt_err *err)
 {
-    vkt_status st = check_range(b, off, n, err);
+    vkt_status st = b->is_virtual ? vkt_fail(err, VKT_ERR_INTERNAL, "%s: transfer on an unplanned step tensor", b->what)
+                                  : check_range(b, off, n, err);
     if (st || !n) return st;
     if (b->mapped) { /* GPU work in flight may still use these bytes */
         VkResult r = vkQueueWaitIdle(dev->queue);

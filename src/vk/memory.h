@@ -9,6 +9,7 @@
 #ifndef VKT_VK_MEMORY_H
 #define VKT_VK_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +33,14 @@ typedef struct vkt_buffer {
     struct vkt_mem_block *block;
     size_t block_offset, block_bytes;
     char what[48];
+    /* A virtual buffer stands for memory a step plan assigns later (see vk/cmd.h deferred
+     * recording): vk is VK_NULL_HANDLE and virtual_id identifies it. */
+    bool is_virtual;
+    uint32_t virtual_id;
 } vkt_buffer;
+
+/* Initialises caller-provided storage as a virtual buffer of size bytes. */
+void vkt_buffer_init_virtual(vkt_buffer *b, size_t size, const char *what, uint32_t id);
 
 /* Allocates size bytes (> 0). `what` names the buffer in out-of-memory errors:
  * "allocating 1.2 GiB for unet weights: out of device memory (heap 0: 2.0 GiB, 1.7 GiB in use)". */

@@ -119,12 +119,45 @@ int main(void)
     TK_CHECK(st == VKT_ERR_SHAPE && strstr(err.msg, "[999]") && strstr(err.msg, "[1000]"), "shape error: %s", err.msg);
     vkt_step_run(s, &err);
 
+    /* Planned step: a -> b -> c -> y; a is dead once b exists, so c reuses a's bytes. */
+    vkt_tensor a, bb, c;
+    TK_CHECK(vkt_step_begin_planned(s, &err) == VKT_OK, "planned begin");
+    vkt_step_tensor(s, VKT_F32, 1, shp, "a", &a, &err);
+    vkt_step_tensor(s, VKT_F32, 1, shp, "b", &bb, &err);
+    vkt_step_tensor(s, VKT_F32, 1, shp, "c", &c, &err);
+    TK_CHECK(vkt_tensor_upload_f32(dev, &a, hx, &err) == VKT_ERR_INTERNAL, "upload to a step tensor refused");
+    vkt_op_act_fwd(s, VKT_ACT_RELU, 0, &x, &a, &err);
+    vkt_op_act_fwd(s, VKT_ACT_TANH, 0, &a, &bb, &err);
+    vkt_op_act_fwd(s, VKT_ACT_SIGMOID, 0, &bb, &c, &err);
+    vkt_op_act_fwd(s, VKT_ACT_IDENTITY, 0, &c, &y, &err);
+    TK_CHECK(vkt_step_keep(s, &bb, &err) == VKT_OK, "keep b");
+    TK_CHECK(vkt_step_end(s, &err) == VKT_OK, "planned end: %s", err.msg);
+    TK_CHECK(vkt_step_naive_bytes(s) == 3 * 4096 && vkt_step_peak_bytes(s) == 2 * 4096,
+             "liveness reuse: peak %llu naive %llu", (unsigned long long)vkt_step_peak_bytes(s),
+             (unsigned long long)vkt_step_naive_bytes(s));
+    TK_CHECK(vkt_step_submit(s, &err) == VKT_OK, "planned submit: %s", err.msg);
+    vkt_tensor_download_f32(dev, &y, hy, &err);
+    ok = 1;
+    for (int i = 0; i < 1000; i++) ok &= fabsf(hy[i] - 1.0f / (1.0f + expf(-tanhf(fmaxf(hx[i], 0.0f))))) < 1e-6f;
+    TK_CHECK(ok, "planned result correct");
+    vkt_tensor rb = vkt_step_resolve(s, &bb);
+    TK_CHECK(vkt_tensor_download_f32(dev, &rb, hy, &err) == VKT_OK && fabsf(hy[999] - tanhf(fmaxf(hx[999], 0))) < 1e-6f,
+             "kept tensor readable after the step");
+
     vkt_tensor_free(dev, &x);
     vkt_tensor_free(dev, &y);
     vkt_tensor_free(dev, &z);
     vkt_tensor_free(dev, &w);
     vkt_step_destroy(s);
     TK_CHECK(vkt_device_validation_count(dev) == 0, "no validation messages (%u)", vkt_device_validation_count(dev));
+    /* The messenger really counts: an invalid call (zero-sized buffer) must be reported. */
+    VkBufferCreateInfo bad_ci = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 0,
+                                 .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
+    VkBuffer bad_buf = VK_NULL_HANDLE;
+    fprintf(stderr, "(the next validation message is expected)\n");
+    if (vkCreateBuffer(vkt_device_vk(dev), &bad_ci, NULL, &bad_buf) == VK_SUCCESS && bad_buf)
+        vkDestroyBuffer(vkt_device_vk(dev), bad_buf, NULL);
+    TK_CHECK(vkt_device_validation_count(dev) > 0, "validation messages are counted");
     vkt_device_destroy(dev);
 
     /* Pipeline cache: a corrupt file is ignored. */
