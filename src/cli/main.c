@@ -7,6 +7,7 @@
 static const vkt_cli_cmd commands[] = {
     {"devices", vkt_cmd_devices, "list Vulkan devices and the features vktrain uses"},
     {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
+    {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput at SD1.5 shapes)"},
     {"demo", vkt_cmd_demo, "run the main job on the built-in tiny model (for now: selftest)"},
     {0, 0, 0},
 };
