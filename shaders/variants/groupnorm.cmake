@@ -1,0 +1,6 @@
+vkt_variant(groupnorm_fwd_f32 groupnorm.comp DEFINES VKT_FWD)
+vkt_variant(groupnorm_bwd_f32 groupnorm.comp DEFINES VKT_BWD)
+vkt_variant(groupnorm_bwd_f32_affine groupnorm.comp DEFINES VKT_BWD_AFFINE)
+vkt_variant(groupnorm_fwd_f16 groupnorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_FWD VKT_F16)
+vkt_variant(groupnorm_bwd_f16 groupnorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD VKT_F16)
+vkt_variant(groupnorm_bwd_f16_affine groupnorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD_AFFINE VKT_F16)
