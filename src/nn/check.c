@@ -103,6 +103,27 @@ void vkt_check_compare(vkt_check_ctx *ctx, const char *op, const char *variant, 
     r->pass = finite && score <= 1.0;
 }
 
+void vkt_check_compare_mag(vkt_check_ctx *ctx, const char *op, const char *variant, const char *what,
+                           const char *shape, const float *got, const double *want, const double *mag, size_t n,
+                           double atol, double rtol, double mtol)
+{
+    vkt_check_result *r = push(ctx);
+    if (!r) return;
+    fill_names(r, op, variant, what, shape);
+    double max_abs = 0, score = 0;
+    bool finite = true;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]), tol = atol + rtol * fabs(want[i]) + mtol * mag[i];
+        if (!isfinite(got[i]) || !isfinite(d)) finite = false;
+        if (d > max_abs) max_abs = d;
+        double s = tol > 0 ? d / tol : d > 0 ? INFINITY : 0;
+        if (s > score) score = s;
+    }
+    r->max_abs = finite ? max_abs : INFINITY;
+    r->score = finite ? score : INFINITY;
+    r->pass = finite && score <= 1.0;
+}
+
 void vkt_check_fd(vkt_check_ctx *ctx, const char *op, const char *what, const char *shape, vkt_fd_fn f, void *user,
                   double *x, size_t nx, size_t ny, const double *dy, const double *dx, double eps, double atol,
                   double rtol, int max_probes)

@@ -64,6 +64,14 @@ void vkt_check_compare(vkt_check_ctx *ctx, const char *op, const char *variant, 
                        const char *shape, const float *got, const double *want, size_t n, double atol,
                        double rtol);
 
+/* Like vkt_check_compare, for results that are sums: element i passes when |got - want| <=
+ * atol + rtol*|want[i]| + mtol*mag[i], where mag[i] is the sum of |terms| that make want[i] (the
+ * scale of the rounding error of a float sum, which |want| alone understates after cancellation).
+ * With a zero tolerance an element must match exactly. */
+void vkt_check_compare_mag(vkt_check_ctx *ctx, const char *op, const char *variant, const char *what,
+                           const char *shape, const float *got, const double *want, const double *mag, size_t n,
+                           double atol, double rtol, double mtol);
+
 /* Reference forward as a function of one input (the others live in user): y[ny] = f(x[nx]). */
 typedef void (*vkt_fd_fn)(void *user, const double *x, double *y);
 /* Checks dx_analytic (reference backward with upstream gradient dy) against central differences
