@@ -1,0 +1,8 @@
+vkt_variant(conv2d_fwd_f32 conv2d.comp DEFINES VKT_FWD)
+vkt_variant(conv2d_bwd_dx_f32 conv2d.comp DEFINES VKT_BWD_DX)
+vkt_variant(conv2d_bwd_dw_f32 conv2d.comp DEFINES VKT_BWD_DW)
+vkt_variant(conv2d_bwd_db_f32 conv2d.comp DEFINES VKT_BWD_DB)
+vkt_variant(conv2d_fwd_f16 conv2d.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_FWD VKT_F16)
+vkt_variant(conv2d_bwd_dx_f16 conv2d.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD_DX VKT_F16)
+vkt_variant(conv2d_bwd_dw_f16 conv2d.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD_DW VKT_F16)
+vkt_variant(conv2d_bwd_db_f16 conv2d.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD_DB VKT_F16)
