@@ -1,0 +1,6 @@
+vkt_variant(layernorm_fwd_f32 layernorm.comp DEFINES VKT_FWD)
+vkt_variant(layernorm_bwd_f32 layernorm.comp DEFINES VKT_BWD)
+vkt_variant(layernorm_bwd_f32_affine layernorm.comp DEFINES VKT_BWD_AFFINE)
+vkt_variant(layernorm_fwd_f16 layernorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_FWD VKT_F16)
+vkt_variant(layernorm_bwd_f16 layernorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD VKT_F16)
+vkt_variant(layernorm_bwd_f16_affine layernorm.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_BWD_AFFINE VKT_F16)
