@@ -8,6 +8,7 @@ static const vkt_cli_cmd commands[] = {
     {"devices", vkt_cmd_devices, "list Vulkan devices and the features vktrain uses"},
     {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
     {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput at SD1.5 shapes)"},
+    {"make-tiny-model", vkt_cmd_make_tiny_model, "write the deterministic random SD1 test model"},
     {"demo", vkt_cmd_demo, "run the main job on the built-in tiny model (for now: selftest)"},
     {0, 0, 0},
 };
@@ -17,7 +18,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: vktrain <command> [options]\n\n"
                "Trains Stable Diffusion textual-inversion embeddings and hypernetworks on any Vulkan GPU.\n\n"
                "commands:\n");
-    for (const vkt_cli_cmd *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    for (const vkt_cli_cmd *c = commands; c->name; c++) fprintf(f, "  %-16s %s\n", c->name, c->summary);
     fprintf(f, "\nenvironment:\n"
                "  VKTRAIN_DEVICE=N|name      device to use (default: first discrete GPU, else integrated, else CPU)\n"
                "  VKTRAIN_VALIDATION=1       enable the Khronos validation layer\n"
