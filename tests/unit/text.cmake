@@ -1,0 +1,4 @@
+# text/: CLIP tokenizer and the webui's prompt handling (no Vulkan needed).
+add_executable(test_tokenizer ${CMAKE_CURRENT_LIST_DIR}/test_tokenizer.c)
+target_link_libraries(test_tokenizer PRIVATE vkt_text vkt_base vkt_testkit PkgConfig::ZLIB)
+vkt_add_test(NAME unit.text.tokenizer LABEL unit COMMAND test_tokenizer)
