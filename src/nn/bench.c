@@ -8,6 +8,9 @@
 
 #include "base/fault.h"
 #include "nn/ops/act.h"
+#include "nn/ops/conv2d.h"
+#include "nn/ops/groupnorm.h"
+#include "nn/ops/layernorm.h"
 
 typedef vkt_status (*record_fn)(vkt_step *s, void *user, vkt_err *err);
 
@@ -97,13 +100,127 @@ static vkt_status bench_act(vkt_step *s, const vkt_bench_opts *o, vkt_dtype dt, 
     return st;
 }
 
+/* Tensors of one case, allocated zeroed (values do not change the timing of these kernels). */
+typedef struct case_ts { vkt_tensor t[8]; int n; } case_ts;
+
+static vkt_status case_tensor(vkt_step *s, case_ts *c, vkt_dtype dt, int ndim, const int64_t *shape, vkt_tensor **out,
+                              vkt_err *err)
+{
+    vkt_tensor *t = &c->t[c->n];
+    vkt_status st = vkt_tensor_alloc(s->dev, dt, ndim, shape, "bench", t, err);
+    if (!st) st = vkt_tensor_zero(s->dev, t, err);
+    if (st) return st;
+    c->n++;
+    *out = t;
+    return VKT_OK;
+}
+
+static void case_free(vkt_step *s, case_ts *c)
+{
+    for (int i = 0; i < c->n; i++) vkt_tensor_free(s->dev, &c->t[i]);
+    c->n = 0;
+}
+
+static void add_result(vkt_bench_list *out, const char *op, const char *variant, const char *shape, double ms,
+                       double flops, double bytes)
+{
+    vkt_bench_result *r = push(out);
+    if (!r) return;
+    snprintf(r->op, sizeof r->op, "%s", op);
+    snprintf(r->variant, sizeof r->variant, "%s", variant);
+    snprintf(r->shape, sizeof r->shape, "%s", shape);
+    r->ms = ms;
+    r->gflops = ms > 0 && flops > 0 ? flops / (ms * 1e6) : 0;
+    r->gbps = ms > 0 && bytes > 0 ? bytes / (ms * 1e6) : 0;
+}
+
+/* --- conv2d: the UNet's 3x3 convs at 512 px (64x64 latent, 320 ch) and the 1280-ch level --- */
+typedef struct conv_user { vkt_conv2d_params p; vkt_tensor *x, *w, *b, *y, *dy, *dx; int which; } conv_user;
+
+static vkt_status conv_rec(vkt_step *s, void *u, vkt_err *err)
+{
+    conv_user *c = u;
+    if (c->which == 0) return vkt_op_conv2d_fwd(s, &c->p, c->x, c->w, c->b, c->y, err);
+    return vkt_op_conv2d_bwd_dx(s, &c->p, c->dy, c->w, c->dx, VKT_GRAD_OVERWRITE, err);
+}
+
+static vkt_status bench_conv(vkt_step *s, const vkt_bench_opts *o, vkt_dtype dt, vkt_bench_list *out, vkt_err *err)
+{
+    const int64_t cases[2][2] = {{320, 64}, {1280, 16}}; /* channels, spatial at 512 px */
+    for (int k = 0; k < 2; k++) {
+        int64_t C = o->small ? cases[k][0] / 4 : cases[k][0], H = cases[k][1];
+        case_ts ts = {0};
+        conv_user u = {.p = vkt_conv2d_std(1, 1)};
+        vkt_status st = case_tensor(s, &ts, dt, 4, (int64_t[]){1, C, H, H}, &u.x, err);
+        if (!st) st = case_tensor(s, &ts, dt, 4, (int64_t[]){C, C, 3, 3}, &u.w, err);
+        if (!st) st = case_tensor(s, &ts, dt, 1, (int64_t[]){C}, &u.b, err);
+        if (!st) st = case_tensor(s, &ts, dt, 4, (int64_t[]){1, C, H, H}, &u.y, err);
+        if (!st) st = case_tensor(s, &ts, dt, 4, (int64_t[]){1, C, H, H}, &u.dy, err);
+        if (!st) st = case_tensor(s, &ts, dt, 4, (int64_t[]){1, C, H, H}, &u.dx, err);
+        for (int which = 0; which < 2 && !st; which++) {
+            double ms = 0;
+            u.which = which;
+            st = measure(s, o->reps, conv_rec, &u, &ms, err);
+            char v[64], shape[96];
+            snprintf(shape, sizeof shape, "x[1,%lld,%lld,%lld] w3x3", (long long)C, (long long)H, (long long)H);
+            if (!st) add_result(out, "conv2d", vkt_variant_name(v, sizeof v, "conv2d", which ? "bwd_dx" : "fwd", dt),
+                                shape, ms, 2.0 * (double)(C * C * 9 * H * H), 0);
+        }
+        case_free(s, &ts);
+        if (st) return st;
+    }
+    return VKT_OK;
+}
+
+/* --- norms: GroupNorm(32) over the 320-ch 64x64 map; LayerNorm over 4096 tokens x 320 --- */
+typedef struct norm_user { vkt_tensor *x, *g, *b, *y, *mean, *rstd; int which; } norm_user;
+
+static vkt_status norm_rec(vkt_step *s, void *u, vkt_err *err)
+{
+    norm_user *n = u;
+    if (n->which == 0) return vkt_op_groupnorm_fwd(s, n->x, n->g, n->b, 32, 1e-5f, n->y, n->mean, n->rstd, err);
+    return vkt_op_layernorm_fwd(s, n->x, n->g, n->b, 1e-5f, n->y, n->mean, n->rstd, err);
+}
+
+static vkt_status bench_norm(vkt_step *s, const vkt_bench_opts *o, vkt_dtype dt, vkt_bench_list *out, vkt_err *err)
+{
+    int64_t C = 320, H = o->small ? 32 : 64;
+    for (int which = 0; which < 2; which++) {
+        case_ts ts = {0};
+        norm_user u = {.which = which};
+        vkt_status st;
+        if (which == 0) st = case_tensor(s, &ts, dt, 4, (int64_t[]){1, C, H, H}, &u.x, err);
+        else st = case_tensor(s, &ts, dt, 3, (int64_t[]){1, H * H, C}, &u.x, err);
+        if (!st) st = case_tensor(s, &ts, dt, 1, (int64_t[]){C}, &u.g, err);
+        if (!st) st = case_tensor(s, &ts, dt, 1, (int64_t[]){C}, &u.b, err);
+        if (!st) st = case_tensor(s, &ts, dt, u.x->ndim, u.x->shape, &u.y, err);
+        int64_t nst = which == 0 ? 32 : H * H;
+        if (!st) st = case_tensor(s, &ts, VKT_F32, 2, (int64_t[]){1, nst}, &u.mean, err);
+        if (!st) st = case_tensor(s, &ts, VKT_F32, 2, (int64_t[]){1, nst}, &u.rstd, err);
+        double ms = 0;
+        if (!st) st = measure(s, o->reps, norm_rec, &u, &ms, err);
+        char v[64], shape[96];
+        vkt_shape_str(u.x, shape, sizeof shape);
+        if (!st) add_result(out, which ? "layernorm" : "groupnorm",
+                            vkt_variant_name(v, sizeof v, which ? "layernorm" : "groupnorm", "fwd", dt), shape, ms, 0,
+                            2.0 * (double)vkt_tensor_bytes(u.x));
+        case_free(s, &ts);
+        if (st) return st;
+    }
+    return VKT_OK;
+}
+
 vkt_status vkt_bench_ops(vkt_step *s, const vkt_bench_opts *o, vkt_bench_list *out, vkt_err *err)
 {
     vkt_dtype dts[2] = {VKT_F32, VKT_F16};
     for (int d = 0; d < (o->fp16 ? 2 : 1); d++) {
         if (!vkt_step_dtype_ok(s, dts[d])) continue;
-        if (!o->only || strcmp(o->only, "act") == 0) {
-            vkt_status st = bench_act(s, o, dts[d], out, err);
+        const struct { const char *name; vkt_status (*fn)(vkt_step *, const vkt_bench_opts *, vkt_dtype,
+                                                         vkt_bench_list *, vkt_err *); } cases[] = {
+            {"act", bench_act}, {"conv2d", bench_conv}, {"norm", bench_norm}};
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            if (o->only && strcmp(o->only, cases[k].name) != 0) continue;
+            vkt_status st = cases[k].fn(s, o, dts[d], out, err);
             if (st) return st;
         }
     }
