@@ -13,3 +13,7 @@ add_executable(test_text_golden ${CMAKE_CURRENT_LIST_DIR}/test_text_golden.c)
 target_link_libraries(test_text_golden PRIVATE vkt_text vkt_base vkt_testkit PkgConfig::CJSON)
 vkt_add_test(NAME golden.text.tokenizer LABEL golden COMMAND test_text_golden)
 vkt_add_test(NAME e2e.cli.tokenize LABEL e2e COMMAND test_text_golden --cli $<TARGET_FILE:vktrain>)
+
+add_executable(test_template ${CMAKE_CURRENT_LIST_DIR}/test_template.c)
+target_link_libraries(test_template PRIVATE vkt_text vkt_base vkt_testkit)
+vkt_add_test(NAME unit.text.template LABEL unit COMMAND test_template)
