@@ -11,3 +11,8 @@ vkt_add_test(NAME unit.io.pt_torch_load LABEL unit COMMAND sh
   ${PROJECT_SOURCE_DIR}/tests/reference/run_check_pt_load.sh $<TARGET_FILE:test_pt_writer>
   ${CMAKE_BINARY_DIR}/test-tmp/pt_torch_load)
 set_tests_properties(unit.io.pt_torch_load PROPERTIES SKIP_RETURN_CODE 77)
+
+# Model files: uses the models generator's key sets, so it links vkt_models (tests may).
+add_executable(test_model_file ${CMAKE_CURRENT_LIST_DIR}/test_model_file.c)
+target_link_libraries(test_model_file PRIVATE vkt_io vkt_models vkt_base vkt_testkit)
+vkt_add_test(NAME unit.io.model_file LABEL unit COMMAND test_model_file)
