@@ -9,68 +9,9 @@
 
 #include "base/fault.h"
 #include "nn/check.h"
+#include "nn/checks/ckbuf.h"
 #include "nn/ops/matmul.h"
 #include "nn/ref/matmul_ref.h"
-
-/* One operand of a case: the values the GPU sees (f16-rounded for f16 variants) as float and
- * double, and the device tensor. */
-typedef struct hbuf {
-    size_t n;
-    float *f;
-    double *d;
-    vkt_tensor t;
-} hbuf;
-
-static vkt_status hb_make(vkt_check_ctx *ctx, hbuf *b, vkt_dtype dt, int ndim, const int64_t *shape,
-                          uint64_t *rng, const char *what, vkt_err *err)
-{
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= (size_t)shape[i];
-    b->n = n;
-    b->f = vkt_malloc(n * sizeof *b->f);
-    if (!b->f) return vkt_fail(err, VKT_ERR_NOMEM, "matmul check: %s", what);
-    if (rng)
-        vkt_rng_fill(rng, b->f, n, -1.0, 1.0);
-    else
-        memset(b->f, 0, n * sizeof *b->f);
-    if (dt == VKT_F16) vkt_round_f16(b->f, n);
-    b->d = vkt_to_double(b->f, n);
-    if (!b->d) return vkt_fail(err, VKT_ERR_NOMEM, "matmul check: %s", what);
-    return vkt_check_tensor(ctx, dt, ndim, shape, b->f, what, &b->t, err);
-}
-
-static void hb_free(vkt_check_ctx *ctx, hbuf *b, int n)
-{
-    for (int i = 0; i < n; i++) {
-        vkt_tensor_free(ctx->dev, &b[i].t);
-        free(b[i].f);
-        free(b[i].d);
-        memset(&b[i], 0, sizeof b[i]);
-    }
-}
-
-/* Downloads b's tensor and compares it with want (want += the accumulate base when acc). */
-static vkt_status hb_compare(vkt_check_ctx *ctx, hbuf *b, const double *want, bool acc,
-                             const char *variant, const char *what, const char *desc, double atol,
-                             double rtol, vkt_err *err)
-{
-    float *got = vkt_malloc(b->n * sizeof *got);
-    double *w = vkt_malloc(b->n * sizeof *w);
-    vkt_status st = VKT_OK;
-    if (!got || !w) {
-        st = vkt_fail(err, VKT_ERR_NOMEM, "matmul check");
-        goto done;
-    }
-    for (size_t i = 0; i < b->n; i++)
-        w[i] = want[i] + (acc ? b->d[i] : 0.0);
-    if ((st = vkt_tensor_download_f32(ctx->dev, &b->t, got, err))) goto done;
-    vkt_check_compare(ctx, "matmul", variant, what, desc, got, w, b->n, atol, rtol);
-done:
-    free(got);
-    free(w);
-    return st;
-}
 
 /* Tolerances, as |got - want| <= atol + rtol*|want|, for sums of K products of values in [-1, 1]
  * (|terms| <= 1, results of size ~sqrt(K)/3):
@@ -106,15 +47,15 @@ static vkt_status run_desc(vkt_check_ctx *ctx, const desc_case *k, vkt_dtype dt,
                            vkt_err *err)
 {
     vkt_status st = VKT_OK;
-    hbuf h[4] = {0};
+    ckbuf h[4] = {0};
     double *want = NULL;
     uint64_t rng = ctx->seed ^ (uint64_t)k->M * 7919u ^ (uint64_t)k->K;
     int64_t na = extent(k->a, k->batch, k->M, k->K), nb = extent(k->b, k->batch, k->K, k->N);
     int64_t nc = extent(k->c, k->batch, k->M, k->N), nbias = k->bias_off + k->N;
-    if ((st = hb_make(ctx, &h[0], dt, 1, &na, &rng, "a", err))) goto done;
-    if ((st = hb_make(ctx, &h[1], dt, 1, &nb, &rng, "b", err))) goto done;
-    if ((st = hb_make(ctx, &h[2], dt, 1, &nbias, &rng, "bias", err))) goto done;
-    if ((st = hb_make(ctx, &h[3], dt, 1, &nc, &rng, "c", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[0], dt, 1, &na, &rng, -1.0, 1.0, "a", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[1], dt, 1, &nb, &rng, -1.0, 1.0, "b", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[2], dt, 1, &nbias, &rng, -1.0, 1.0, "bias", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[3], dt, 1, &nc, &rng, -1.0, 1.0, "c", err))) goto done;
     want = vkt_malloc((size_t)nc * sizeof *want);
     if (!want) {
         st = vkt_fail(err, VKT_ERR_NOMEM, "matmul check");
@@ -148,9 +89,9 @@ static vkt_status run_desc(vkt_check_ctx *ctx, const desc_case *k, vkt_dtype dt,
              (long long)k->M, (long long)k->N, (long long)k->K);
     double atol, rtol;
     tol(dt, &atol, &rtol);
-    st = hb_compare(ctx, &h[3], want, false, variant, "desc", desc, atol, rtol, err);
+    st = ckbuf_compare(ctx, &h[3], want, false, "matmul", variant, "desc", desc, atol, rtol, err);
 done:
-    hb_free(ctx, h, 4);
+    ckbuf_free(ctx, h, 4);
     free(want);
     return st;
 }
@@ -211,7 +152,7 @@ static int shape_of(const mm_case *k, bool is2d, int64_t r, int64_t c, int64_t *
 static vkt_status run_mm(vkt_check_ctx *ctx, const mm_case *k, vkt_dtype dt, vkt_err *err)
 {
     vkt_status st = VKT_OK;
-    hbuf h[8] = {0}; /* a b bias c dc da db dbias */
+    ckbuf h[8] = {0}; /* a b bias c dc da db dbias */
     double *want = NULL, *wa = NULL, *wb = NULL, *wbias = NULL;
     int64_t batch = 1;
     for (int i = 0; i < k->nlead; i++)
@@ -222,14 +163,18 @@ static vkt_status run_mm(vkt_check_ctx *ctx, const mm_case *k, vkt_dtype dt, vkt
     int nc = shape_of(k, false, k->M, k->N, sc);
     uint64_t rng = ctx->seed ^ ((uint64_t)k->M << 20) ^ (uint64_t)k->N ^ ((uint64_t)k->K << 40);
     bool acc = k->mode == VKT_GRAD_ACCUMULATE;
-    if ((st = hb_make(ctx, &h[0], dt, na, sa, &rng, "a", err))) goto done;
-    if ((st = hb_make(ctx, &h[1], dt, nb, sb, &rng, "b", err))) goto done;
-    if ((st = hb_make(ctx, &h[2], dt, 1, sbias, &rng, "bias", err))) goto done;
-    if ((st = hb_make(ctx, &h[3], dt, nc, sc, acc ? &rng : NULL, "c", err))) goto done;
-    if ((st = hb_make(ctx, &h[4], dt, nc, sc, &rng, "dc", err))) goto done;
-    if ((st = hb_make(ctx, &h[5], dt, na, sa, acc ? &rng : NULL, "da", err))) goto done;
-    if ((st = hb_make(ctx, &h[6], dt, nb, sb, acc ? &rng : NULL, "db", err))) goto done;
-    if ((st = hb_make(ctx, &h[7], dt, 1, sbias, acc ? &rng : NULL, "dbias", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[0], dt, na, sa, &rng, -1.0, 1.0, "a", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[1], dt, nb, sb, &rng, -1.0, 1.0, "b", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[2], dt, 1, sbias, &rng, -1.0, 1.0, "bias", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[3], dt, nc, sc, acc ? &rng : NULL, -1.0, 1.0, "c", err)))
+        goto done;
+    if ((st = ckbuf_make(ctx, &h[4], dt, nc, sc, &rng, -1.0, 1.0, "dc", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[5], dt, na, sa, acc ? &rng : NULL, -1.0, 1.0, "da", err)))
+        goto done;
+    if ((st = ckbuf_make(ctx, &h[6], dt, nb, sb, acc ? &rng : NULL, -1.0, 1.0, "db", err)))
+        goto done;
+    if ((st = ckbuf_make(ctx, &h[7], dt, 1, sbias, acc ? &rng : NULL, -1.0, 1.0, "dbias", err)))
+        goto done;
     want = vkt_malloc(h[3].n * sizeof *want);
     wa = vkt_malloc(h[0].n * sizeof *wa);
     wb = vkt_malloc(h[1].n * sizeof *wb);
@@ -262,16 +207,17 @@ static vkt_status run_mm(vkt_check_ctx *ctx, const mm_case *k, vkt_dtype dt, vkt
     vkt_variant_name(vb, sizeof vb, "matmul", "bwd", dt);
     double atol, rtol;
     tol(dt, &atol, &rtol);
-    if ((st = hb_compare(ctx, &h[3], want, acc, vf, acc ? "fwd+=" : "fwd", desc, atol, rtol, err)))
+    if ((st = ckbuf_compare(ctx, &h[3], want, acc, "matmul", vf, acc ? "fwd+=" : "fwd", desc, atol,
+                            rtol, err)))
         goto done;
-    if ((st = hb_compare(ctx, &h[5], wa, acc, vf, acc ? "bwd:da+=" : "bwd:da", desc, atol, rtol,
-                         err)))
+    if ((st = ckbuf_compare(ctx, &h[5], wa, acc, "matmul", vf, acc ? "bwd:da+=" : "bwd:da", desc,
+                            atol, rtol, err)))
         goto done;
-    if ((st = hb_compare(ctx, &h[6], wb, acc, vf, acc ? "bwd:db+=" : "bwd:db", desc, atol, rtol,
-                         err)))
+    if ((st = ckbuf_compare(ctx, &h[6], wb, acc, "matmul", vf, acc ? "bwd:db+=" : "bwd:db", desc,
+                            atol, rtol, err)))
         goto done;
-    if (k->bias && (st = hb_compare(ctx, &h[7], wbias, acc, vb, acc ? "bwd:dbias+=" : "bwd:dbias",
-                                    desc, atol, rtol, err)))
+    if (k->bias && (st = ckbuf_compare(ctx, &h[7], wbias, acc, "matmul", vb,
+                                       acc ? "bwd:dbias+=" : "bwd:dbias", desc, atol, rtol, err)))
         goto done;
 
     if (!ctx->no_fd && dt == VKT_F32) {
@@ -288,7 +234,7 @@ static vkt_status run_mm(vkt_check_ctx *ctx, const mm_case *k, vkt_dtype dt, vkt
                          h[4].d, wbias, 0.5, 1e-9, 1e-9, 48);
     }
 done:
-    hb_free(ctx, h, 8);
+    ckbuf_free(ctx, h, 8);
     free(want);
     free(wa);
     free(wb);
@@ -332,7 +278,7 @@ static void fd_lin_fwd(void *u, const double *x, double *y)
 static vkt_status run_lin(vkt_check_ctx *ctx, const lin_case *k, vkt_dtype dt, vkt_err *err)
 {
     vkt_status st = VKT_OK;
-    hbuf h[8] = {0}; /* x w b y dy dx dw db */
+    ckbuf h[8] = {0}; /* x w b y dy dx dw db */
     double *wy = NULL, *wdx = NULL, *wdw = NULL, *wdb = NULL;
     int64_t rows = 1, sx[3], sy[3], sw[2] = {k->out, k->in}, sb[1] = {k->out};
     for (int i = 0; i < k->nd - 1; i++) {
@@ -343,14 +289,15 @@ static vkt_status run_lin(vkt_check_ctx *ctx, const lin_case *k, vkt_dtype dt, v
     sy[k->nd - 1] = k->out;
     uint64_t rng = ctx->seed ^ ((uint64_t)k->in << 16) ^ (uint64_t)k->out;
     bool ax = k->dx_mode == VKT_GRAD_ACCUMULATE, aw = k->dw_mode == VKT_GRAD_ACCUMULATE;
-    if ((st = hb_make(ctx, &h[0], dt, k->nd, sx, &rng, "x", err))) goto done;
-    if ((st = hb_make(ctx, &h[1], dt, 2, sw, &rng, "w", err))) goto done;
-    if ((st = hb_make(ctx, &h[2], dt, 1, sb, &rng, "b", err))) goto done;
-    if ((st = hb_make(ctx, &h[3], dt, k->nd, sy, NULL, "y", err))) goto done;
-    if ((st = hb_make(ctx, &h[4], dt, k->nd, sy, &rng, "dy", err))) goto done;
-    if ((st = hb_make(ctx, &h[5], dt, k->nd, sx, ax ? &rng : NULL, "dx", err))) goto done;
-    if ((st = hb_make(ctx, &h[6], dt, 2, sw, aw ? &rng : NULL, "dw", err))) goto done;
-    if ((st = hb_make(ctx, &h[7], dt, 1, sb, aw ? &rng : NULL, "db", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[0], dt, k->nd, sx, &rng, -1.0, 1.0, "x", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[1], dt, 2, sw, &rng, -1.0, 1.0, "w", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[2], dt, 1, sb, &rng, -1.0, 1.0, "b", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[3], dt, k->nd, sy, NULL, -1.0, 1.0, "y", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[4], dt, k->nd, sy, &rng, -1.0, 1.0, "dy", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[5], dt, k->nd, sx, ax ? &rng : NULL, -1.0, 1.0, "dx", err)))
+        goto done;
+    if ((st = ckbuf_make(ctx, &h[6], dt, 2, sw, aw ? &rng : NULL, -1.0, 1.0, "dw", err))) goto done;
+    if ((st = ckbuf_make(ctx, &h[7], dt, 1, sb, aw ? &rng : NULL, -1.0, 1.0, "db", err))) goto done;
     wy = vkt_malloc(h[3].n * sizeof *wy);
     wdx = vkt_malloc(h[0].n * sizeof *wdx);
     wdw = vkt_malloc(h[1].n * sizeof *wdw);
@@ -380,16 +327,17 @@ static vkt_status run_lin(vkt_check_ctx *ctx, const lin_case *k, vkt_dtype dt, v
     vkt_variant_name(vb, sizeof vb, "matmul", "bwd", dt);
     double atol, rtol;
     tol(dt, &atol, &rtol);
-    if ((st = hb_compare(ctx, &h[3], wy, false, vf, "linear:fwd", desc, atol, rtol, err)))
+    if ((st = ckbuf_compare(ctx, &h[3], wy, false, "matmul", vf, "linear:fwd", desc, atol, rtol,
+                            err)))
         goto done;
-    if (k->want_dx && (st = hb_compare(ctx, &h[5], wdx, ax, vf, ax ? "linear:dx+=" : "linear:dx",
-                                       desc, atol, rtol, err)))
+    if (k->want_dx && (st = ckbuf_compare(ctx, &h[5], wdx, ax, "matmul", vf,
+                                          ax ? "linear:dx+=" : "linear:dx", desc, atol, rtol, err)))
         goto done;
-    if (k->want_dw && (st = hb_compare(ctx, &h[6], wdw, aw, vf, aw ? "linear:dw+=" : "linear:dw",
-                                       desc, atol, rtol, err)))
+    if (k->want_dw && (st = ckbuf_compare(ctx, &h[6], wdw, aw, "matmul", vf,
+                                          aw ? "linear:dw+=" : "linear:dw", desc, atol, rtol, err)))
         goto done;
-    if (k->bias && (st = hb_compare(ctx, &h[7], wdb, aw, vb, aw ? "linear:db+=" : "linear:db", desc,
-                                    atol, rtol, err)))
+    if (k->bias && (st = ckbuf_compare(ctx, &h[7], wdb, aw, "matmul", vb,
+                                       aw ? "linear:db+=" : "linear:db", desc, atol, rtol, err)))
         goto done;
 
     if (!ctx->no_fd && dt == VKT_F32) {
@@ -404,7 +352,7 @@ static vkt_status run_lin(vkt_check_ctx *ctx, const lin_case *k, vkt_dtype dt, v
                          h[4].n, h[4].d, wdb, 0.5, 1e-9, 1e-9, 48);
     }
 done:
-    hb_free(ctx, h, 8);
+    ckbuf_free(ctx, h, 8);
     free(wy);
     free(wdx);
     free(wdw);
