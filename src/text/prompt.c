@@ -512,6 +512,27 @@ void vkt_prompt_result_fini(vkt_prompt_result *r)
     r->n_tokens = 0;
 }
 
+vkt_status vkt_prompt_result_pad(vkt_prompt_result *r, size_t n_chunks, vkt_err *err)
+{
+    if (r->n_chunks >= n_chunks) return VKT_OK;
+    size_t bytes;
+    if (!vkt_mul_ok(n_chunks, sizeof *r->chunks, &bytes)) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many chunks");
+    vkt_prompt_chunk *v = vkt_realloc(r->chunks, bytes);
+    if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
+    r->chunks = v;
+    for (size_t k = r->n_chunks; k < n_chunks; k++) {
+        vkt_prompt_chunk *c = &r->chunks[k];
+        for (int i = 0; i < VKT_PROMPT_CHUNK_IDS; i++) {
+            c->ids[i] = i == 0 ? VKT_CLIP_BOS : VKT_CLIP_EOS;
+            c->multipliers[i] = 1.0;
+        }
+        c->fixes = NULL;
+        c->n_fixes = 0;
+    }
+    r->n_chunks = n_chunks;
+    return VKT_OK;
+}
+
 vkt_status vkt_prompt_tokenize(vkt_tokenizer *tok, const vkt_prompt_embs *embs, const char *text,
                                size_t len, const vkt_prompt_opts *opts, vkt_prompt_result *out,
                                vkt_err *err)

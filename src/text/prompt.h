@@ -117,4 +117,9 @@ vkt_status vkt_prompt_tokenize(vkt_tokenizer *tok, const vkt_prompt_embs *embs, 
                                vkt_err *err);
 void vkt_prompt_result_fini(vkt_prompt_result *r);
 
+/* Appends empty chunks (BOS + 76 x EOS, multipliers 1, no embeddings) until r has n_chunks, as
+ * the webui pads the rows of a batch whose prompts have different chunk counts (chunk k of every
+ * row is then encoded together). No-op when r already has that many. n_tokens is unchanged. */
+vkt_status vkt_prompt_result_pad(vkt_prompt_result *r, size_t n_chunks, vkt_err *err);
+
 #endif

@@ -14,6 +14,9 @@
  * (including U+0130 -> "i\u0307" and the final-sigma rule). ftfy's other fixes (mojibake, curly
  * quotes, ligatures, full-width forms, control characters, HTML entities) are NOT applied: prompts
  * with characters ftfy would change can tokenize differently from a webui that has ftfy.
+ * The strings "<|startoftext|>" / "<|endoftext|>" become BOS/EOS only where the pre-tokenizer regex
+ * finds them (spec §3); HF's slow tokenizer also splits the raw text on them first, so after
+ * punctuation (",<|endoftext|>") HF gives "," + EOS where this gives the regex's pieces.
  * Invalid UTF-8 is an error (VKT_ERR_FORMAT naming the byte offset), never replaced.
  * A vkt_tokenizer caches BPE results per pre-token, so it is not thread-safe; use one per thread.
  */

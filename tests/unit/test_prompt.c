@@ -155,6 +155,13 @@ static void test_chunks(void)
                  r.chunks[3].ids[76] == VKT_CLIP_EOS, "300 tokens -> 4 chunks");
     vkt_prompt_result_fini(&r);
     free(s);
+    /* padding a batch row to more chunks */
+    vkt_err err = {0};
+    TK_CHECK(tokenize("cat", NULL, NULL, &r) == VKT_OK && vkt_prompt_result_pad(&r, 3, &err) == VKT_OK &&
+                 r.n_chunks == 3 && r.chunks[0].ids[1] == 2368 && r.chunks[2].ids[0] == VKT_CLIP_BOS &&
+                 is_padding(&r.chunks[1], 1) && is_padding(&r.chunks[2], 1) && r.chunks[2].n_fixes == 0 &&
+                 vkt_prompt_result_pad(&r, 2, &err) == VKT_OK && r.n_chunks == 3, "pad to 3 chunks");
+    vkt_prompt_result_fini(&r);
     /* BREAK: at the start (an empty first chunk), at the end (nothing more), right at 75 */
     TK_CHECK(tokenize("BREAK cat", NULL, NULL, &r) == VKT_OK && r.n_chunks == 2 && is_padding(&r.chunks[0], 1) &&
                  r.chunks[1].ids[1] == 2368, "BREAK first");
