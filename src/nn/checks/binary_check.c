@@ -101,9 +101,10 @@ static vkt_status one_case(vkt_check_ctx *ctx, const bcase *c, vkt_dtype dt, vkt
 
     /* Forward: inputs lie in [-1, 1], so each output is one or two f32 roundings of a value at
      * most mag = |alpha| + |beta| in size (3u*mag absolute, 2u relative). f16 storage adds the
-     * output rounding (u16 relative, 2^-25 absolute in the subnormal range). */
+     * output store (CK_F16_STORE_*). */
     double mag = fabs(c->alpha) + fabs(c->beta);
-    double atol = 3 * CK_EPS32 * mag + (dt == VKT_F16 ? 3e-8 : 0), rtol = dt == VKT_F16 ? CK_EPS16 : 2 * CK_EPS32;
+    double atol = 3 * CK_EPS32 * mag + (dt == VKT_F16 ? CK_F16_STORE_ABS : 0);
+    double rtol = 2 * CK_EPS32 + (dt == VKT_F16 ? CK_F16_STORE_REL : 0);
     vkt_ref_binary_fwd(c->op, c->alpha, c->beta, c->a, da, c->b, db, c->y, want);
     if ((st = vkt_tensor_download_f32(ctx->dev, &ty, got, err))) goto done;
     vkt_check_compare(ctx, "binary", var_f, "fwd", desc, got, want, ny, atol, rtol);
@@ -135,11 +136,11 @@ static vkt_status one_case(vkt_check_ctx *ctx, const bcase *c, vkt_dtype dt, vkt
         {"bwd:da", "bwd:da+=", na, ga, sa, hacc_a, &tda}, {"bwd:db", "bwd:db+=", nb, gb, sb, hacc_b, &tdb}};
     double gatol[2];
     for (int g = 0; g < (has_b ? 2 : 1); g++) {
-        gatol[g] = ck_sum_bound(sum_depth(gs[g].n, ny), max_abs(gs[g].s, gs[g].n)) + (dt == VKT_F16 ? 3e-8 : 0);
-        double grtol = dt == VKT_F16 ? CK_EPS16 : 2 * CK_EPS32;
+        gatol[g] = ck_sum_bound(sum_depth(gs[g].n, ny), max_abs(gs[g].s, gs[g].n)) +
+                   (dt == VKT_F16 ? CK_F16_STORE_ABS : 0);
         for (size_t i = 0; i < gs[g].n; i++) want[i] = gs[g].g[i] + gs[g].acc[i];
         if ((st = vkt_tensor_download_f32(ctx->dev, gs[g].t, got, err))) goto done;
-        vkt_check_compare(ctx, "binary", var_b, gs[g].what_acc, desc, got, want, gs[g].n, gatol[g], grtol);
+        vkt_check_compare(ctx, "binary", var_b, gs[g].what_acc, desc, got, want, gs[g].n, gatol[g], rtol);
     }
 
     /* Overwrite mode on the same buffers. */
@@ -150,8 +151,7 @@ static vkt_status one_case(vkt_check_ctx *ctx, const bcase *c, vkt_dtype dt, vkt
     if ((st = vkt_step_run(ctx->step, err))) goto done;
     for (int g = 0; g < (has_b ? 2 : 1); g++) {
         if ((st = vkt_tensor_download_f32(ctx->dev, gs[g].t, got, err))) goto done;
-        vkt_check_compare(ctx, "binary", var_b, gs[g].what, desc, got, gs[g].g, gs[g].n, gatol[g],
-                          dt == VKT_F16 ? CK_EPS16 : 2 * CK_EPS32);
+        vkt_check_compare(ctx, "binary", var_b, gs[g].what, desc, got, gs[g].g, gs[g].n, gatol[g], rtol);
     }
 
     if (!ctx->no_fd && dt == VKT_F32) {
@@ -198,9 +198,10 @@ static vkt_status axpy_case(vkt_check_ctx *ctx, vkt_dtype dt, vkt_err *err)
     if ((st = vkt_step_run(ctx->step, err))) goto done;
     if ((st = vkt_tensor_download_f32(ctx->dev, &ty, got, err))) goto done;
     for (size_t i = 0; i < n; i++) want[i] = (double)alpha * hx[i] + (double)beta * hy[i];
-    /* Two products and a sum of magnitude <= 2.5: 3u*2.5 absolute; f16 adds the output rounding. */
+    /* Two products and a sum of magnitude <= 2.5: 3u*2.5 absolute; f16 adds the output store. */
     vkt_check_compare(ctx, "binary", vkt_variant_name(var, sizeof var, "binary", "fwd", dt), "axpy", "axpy [3,37]", got,
-                      want, n, 3 * CK_EPS32 * 2.5 + (dt == VKT_F16 ? 3e-8 : 0), dt == VKT_F16 ? CK_EPS16 : 0);
+                      want, n, 3 * CK_EPS32 * 2.5 + (dt == VKT_F16 ? CK_F16_STORE_ABS : 0),
+                      dt == VKT_F16 ? CK_F16_STORE_REL : 0);
 done:
     vkt_tensor_free(ctx->dev, &tx);
     vkt_tensor_free(ctx->dev, &ty);

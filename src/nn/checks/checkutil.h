@@ -10,6 +10,11 @@
 
 #define CK_EPS32 5.9604644775390625e-8 /* 2^-24: unit roundoff of float32 */
 #define CK_EPS16 4.8828125e-4          /* 2^-11: unit roundoff of float16 */
+/* Error of storing a float32 as float16: Vulkan leaves the conversion's rounding mode to the
+ * implementation (round-to-nearest-even or toward zero), so up to one f16 ulp: 2^-10 relative,
+ * and 2^-24 absolute in the subnormal range. */
+#define CK_F16_STORE_REL (2 * CK_EPS16)
+#define CK_F16_STORE_ABS 5.9604644775390625e-8
 
 static inline size_t ck_numel(int nd, const int64_t *s)
 {
@@ -42,6 +47,12 @@ static inline vkt_status ck_tensor_i32(vkt_check_ctx *ctx, int nd, const int64_t
     *out = t;
     return VKT_OK;
 }
+
+/* Vulkan's float32 accuracy for what is not correctly rounded, in units of CK_EPS32 (u = half an
+ * ULP): division 2.5 ULP (5u), sqrt as 1/inversesqrt (2 + 2.5 ULP: 9u), exp(x) (3 + 2|x|) ULP. */
+#define CK_DIV_U 5.0
+#define CK_SQRT_U 9.0
+static inline double ck_exp_u(double x) { return 6.0 + 4.0 * fabs(x); }
 
 /* First-order bound on the float32 rounding error of a sum whose longest chain of dependent
  * additions has `depth` steps: |err| <= depth * u * sum|terms| (Higham, Accuracy and Stability,

@@ -108,12 +108,12 @@ static vkt_status one_case(vkt_check_ctx *ctx, const ecase *c, vkt_dtype dt, vkt
     if (J && (st = vkt_op_embed_bwd_vectors(ctx->step, &tsrc, &tdy, &tdv, VKT_GRAD_ACCUMULATE, err))) goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
 
-    /* Forward is a copy: bit-exact in f32; in f16 the f32 vectors are rounded on store (u16
-     * relative, 2^-25 absolute for subnormals). */
+    /* Forward is a copy: bit-exact in f32; in f16 the f32 vectors are rounded on store
+     * (CK_F16_STORE_*). */
     vkt_ref_embed_fwd(ids, rsrc, P, dtab, c->V, dvec, c->J, c->D, want);
     if ((st = vkt_tensor_download_f32(ctx->dev, &ty, got, err))) goto done;
     vkt_check_compare(ctx, "embed", vkt_variant_name(var, sizeof var, "embed", "fwd", dt), "fwd", desc, got, want,
-                      ny, dt == VKT_F16 ? 3e-8 : 1e-30, dt == VKT_F16 ? CK_EPS16 : 0);
+                      ny, dt == VKT_F16 ? CK_F16_STORE_ABS : 1e-30, dt == VKT_F16 ? CK_F16_STORE_REL : 0);
 
     /* Backward: f32 sums of at most P terms in a sequential loop (plus the accumulated value):
      * ck_sum_bound(P + 1, largest sum of |terms|). */
