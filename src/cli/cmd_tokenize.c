@@ -17,8 +17,10 @@ static const char *HELP =
     "textual-inversion embeddings sit (their positions hold id 0). PROMPT \"-\" reads stdin;\n"
     "\"--\" ends the options (for a prompt that starts with \"-\").\n\n"
     "options:\n"
-    "  --json                    one JSON document: {\"bpe_ids\":[...],\"chunks\":[{\"ids\":[...],\n"
-    "                            \"multipliers\":[...],\"embeddings\":[{\"name\",\"position\",\"vectors\"}]}]}\n"
+    "  --json                    one JSON document: "
+    "{\"bpe_ids\":[...],\"chunks\":[{\"ids\":[...],\n"
+    "                            "
+    "\"multipliers\":[...],\"embeddings\":[{\"name\",\"position\",\"vectors\"}]}]}\n"
     "  --embedding NAME:N        treat NAME as an embedding with N vectors (repeatable)\n"
     "  --embeddings DIR          embeddings from a folder: not available yet (needs the embedding\n"
     "                            file loader); use --embedding NAME:N\n"
@@ -42,7 +44,8 @@ static void print_mult(FILE *f, double m)
     char *dot = strchr(buf, '.');
     if (dot) {
         char *e = buf + strlen(buf) - 1;
-        while (e > dot + 1 && *e == '0') *e-- = 0;
+        while (e > dot + 1 && *e == '0')
+            *e-- = 0;
     }
     fputs(buf, f);
 }
@@ -51,9 +54,12 @@ static void print_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
     }
     fputc('"', f);
 }
@@ -61,12 +67,14 @@ static void print_json_string(FILE *f, const char *s)
 static void print_json(const vkt_ids *bpe, const vkt_prompt_result *r)
 {
     printf("{\"bpe_ids\":[");
-    for (size_t i = 0; i < bpe->n; i++) printf(i ? ",%d" : "%d", bpe->v[i]);
+    for (size_t i = 0; i < bpe->n; i++)
+        printf(i ? ",%d" : "%d", bpe->v[i]);
     printf("],\"chunks\":[");
     for (size_t c = 0; c < r->n_chunks; c++) {
         const vkt_prompt_chunk *ch = &r->chunks[c];
         printf(c ? ",{\"ids\":[" : "{\"ids\":[");
-        for (int i = 0; i < VKT_PROMPT_CHUNK_IDS; i++) printf(i ? ",%d" : "%d", ch->ids[i]);
+        for (int i = 0; i < VKT_PROMPT_CHUNK_IDS; i++)
+            printf(i ? ",%d" : "%d", ch->ids[i]);
         printf("],\"multipliers\":[");
         for (int i = 0; i < VKT_PROMPT_CHUNK_IDS; i++) {
             if (i) putchar(',');
@@ -95,7 +103,8 @@ static const vkt_prompt_fix *fix_at(const vkt_prompt_chunk *ch, int i)
 static void print_table(const vkt_tokenizer *tok, const vkt_ids *bpe, const vkt_prompt_result *r)
 {
     printf("bpe ids (%zu):", bpe->n);
-    for (size_t i = 0; i < bpe->n; i++) printf(" %d", bpe->v[i]);
+    for (size_t i = 0; i < bpe->n; i++)
+        printf(" %d", bpe->v[i]);
     printf("\n%zu chunk%s, %zu tokens\n", r->n_chunks, r->n_chunks == 1 ? "" : "s", r->n_tokens);
     for (size_t c = 0; c < r->n_chunks; c++) {
         const vkt_prompt_chunk *ch = &r->chunks[c];
@@ -176,26 +185,38 @@ int vkt_cmd_tokenize(int argc, char **argv)
         } else if (vkt_cli_flag(argv, i, "--json")) {
             json = true;
         } else if (vkt_cli_opt(argc, argv, &i, "--vocab", &vocab, &missing)) {
-            if (missing) { rc = vkt_cli_usage("tokenize", "--vocab needs a file"); goto done; }
+            if (missing) {
+                rc = vkt_cli_usage("tokenize", "--vocab needs a file");
+                goto done;
+            }
         } else if (vkt_cli_opt(argc, argv, &i, "--embeddings", &v, &missing)) {
-            if (missing) { rc = vkt_cli_usage("tokenize", "--embeddings needs a folder"); goto done; }
+            if (missing) {
+                rc = vkt_cli_usage("tokenize", "--embeddings needs a folder");
+                goto done;
+            }
             vkt_fail(&err, VKT_ERR_UNSUPPORTED,
                      "--embeddings %s: reading embedding files is not implemented yet; "
-                     "name them with --embedding NAME:VECTORS", v);
+                     "name them with --embedding NAME:VECTORS",
+                     v);
             rc = vkt_cli_fail(&err);
             goto done;
         } else if (vkt_cli_opt(argc, argv, &i, "--embedding", &v, &missing)) {
             const char *colon = missing ? NULL : strrchr(v, ':');
             char *end = NULL;
             long n = colon ? strtol(colon + 1, &end, 10) : 0;
-            if (!colon || colon == v || !end || *end || colon[1] == 0 || n < 1 || n > VKT_PROMPT_CHUNK ||
-                (size_t)(colon - v) >= sizeof embs->name) {
-                rc = vkt_cli_usage("tokenize", "--embedding expects NAME:VECTORS with 1..%d vectors, got \"%s\"",
-                                   VKT_PROMPT_CHUNK, missing ? "" : v);
+            if (!colon || colon == v || !end || *end || colon[1] == 0 || n < 1 ||
+                n > VKT_PROMPT_CHUNK || (size_t)(colon - v) >= sizeof embs->name) {
+                rc = vkt_cli_usage(
+                    "tokenize", "--embedding expects NAME:VECTORS with 1..%d vectors, got \"%s\"",
+                    VKT_PROMPT_CHUNK, missing ? "" : v);
                 goto done;
             }
             emb_opt *e = vkt_realloc(embs, (n_embs + 1) * sizeof *e);
-            if (!e) { vkt_fail(&err, VKT_ERR_NOMEM, "out of host memory"); rc = vkt_cli_fail(&err); goto done; }
+            if (!e) {
+                vkt_fail(&err, VKT_ERR_NOMEM, "out of host memory");
+                rc = vkt_cli_fail(&err);
+                goto done;
+            }
             embs = e;
             memcpy(embs[n_embs].name, v, (size_t)(colon - v));
             embs[n_embs].name[colon - v] = 0;
@@ -204,17 +225,20 @@ int vkt_cmd_tokenize(int argc, char **argv)
             char *end = NULL;
             long n = missing ? -1 : strtol(v, &end, 10);
             if (missing || !end || *end || n < 0 || n >= VKT_PROMPT_CHUNK) {
-                rc = vkt_cli_usage("tokenize", "--comma-backtrack expects 0..%d", VKT_PROMPT_CHUNK - 1);
+                rc = vkt_cli_usage("tokenize", "--comma-backtrack expects 0..%d",
+                                   VKT_PROMPT_CHUNK - 1);
                 goto done;
             }
             opts.comma_backtrack = (int)n;
         } else if (vkt_cli_opt(argc, argv, &i, "--emphasis", &v, &missing)) {
-            if (!missing && strcasecmp(v, "none") == 0) opts.parse_emphasis = false;
+            if (!missing && strcasecmp(v, "none") == 0)
+                opts.parse_emphasis = false;
             else if (!missing && (strcasecmp(v, "original") == 0 || strcasecmp(v, "no-norm") == 0 ||
                                   strcasecmp(v, "no norm") == 0 || strcasecmp(v, "ignore") == 0))
                 opts.parse_emphasis = true;
             else {
-                rc = vkt_cli_usage("tokenize", "--emphasis expects original, no-norm, ignore or none");
+                rc = vkt_cli_usage("tokenize",
+                                   "--emphasis expects original, no-norm, ignore or none");
                 goto done;
             }
         } else if (argv[i][0] == '-' && argv[i][1] != 0) {
@@ -256,8 +280,10 @@ int vkt_cmd_tokenize(int argc, char **argv)
         rc = vkt_cli_fail(&err);
         goto done;
     }
-    if (json) print_json(&bpe, &res);
-    else print_table(tok, &bpe, &res);
+    if (json)
+        print_json(&bpe, &res);
+    else
+        print_table(tok, &bpe, &res);
     if (fflush(stdout) != 0) {
         vkt_fail(&err, VKT_ERR_IO, "writing stdout: %s", strerror(errno));
         rc = vkt_cli_fail(&err);

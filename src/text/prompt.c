@@ -26,7 +26,8 @@ static vkt_status frag_push(frag_list *f, const char *s, size_t n, double w, vkt
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? 2 * f->cap : 16, bytes;
-        if (!vkt_mul_ok(cap, sizeof *f->v, &bytes)) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many fragments");
+        if (!vkt_mul_ok(cap, sizeof *f->v, &bytes))
+            return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many fragments");
         vkt_prompt_frag *v = vkt_realloc(f->v, bytes);
         if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
         f->v = v;
@@ -43,7 +44,8 @@ static vkt_status frag_push(frag_list *f, const char *s, size_t n, double w, vkt
 void vkt_prompt_frags_fini(vkt_prompt_frags *f)
 {
     if (!f) return;
-    for (size_t i = 0; i < f->n; i++) free(f->v[i].text);
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].text);
     free(f->v);
     f->v = NULL;
     f->n = 0;
@@ -70,7 +72,8 @@ static vkt_status decode(const char *s, size_t len, cps *out, vkt_err *err)
     size_t i = 0;
     while (i < len) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
         if (k <= 0 || c < 0) {
             return vkt_fail(err, VKT_ERR_FORMAT, "prompt: invalid UTF-8 at byte %zu (0x%02x)", i,
                             (unsigned)(uint8_t)s[i]);
@@ -101,7 +104,8 @@ static vkt_status push_text(frag_list *f, const cps *p, size_t a, size_t b, vkt_
     vkt_status st;
     while (i < b) {
         size_t q = i;
-        while (q < b && vkt_text_is_py_space(p->c[q])) q++;
+        while (q < b && vkt_text_is_py_space(p->c[q]))
+            q++;
         bool hit = q + 5 <= b && p->c[q] == 'B' && p->c[q + 1] == 'R' && p->c[q + 2] == 'E' &&
                    p->c[q + 3] == 'A' && p->c[q + 4] == 'K' && !word_at(p, a, b, q - 1) &&
                    !word_at(p, a, b, q + 5);
@@ -111,7 +115,8 @@ static vkt_status push_text(frag_list *f, const cps *p, size_t a, size_t b, vkt_
             continue;
         }
         size_t e = q + 5;
-        while (e < b && vkt_text_is_py_space(p->c[e])) e++;
+        while (e < b && vkt_text_is_py_space(p->c[e]))
+            e++;
         if ((st = push_range(f, p, s, i, 1.0, err))) return st;
         if ((st = frag_push(f, "BREAK", 5, -1.0, err))) return st;
         s = i = e;
@@ -123,7 +128,8 @@ static vkt_status push_text(frag_list *f, const cps *p, size_t a, size_t b, vkt_
 static int digit_value(int32_t c)
 {
     int32_t z = c;
-    while (z > 0 && utf8proc_category(z - 1) == UTF8PROC_CATEGORY_ND) z--;
+    while (z > 0 && utf8proc_category(z - 1) == UTF8PROC_CATEGORY_ND)
+        z--;
     return (int)((c - z) % 10);
 }
 
@@ -137,21 +143,26 @@ static vkt_status parse_weight(const cps *p, size_t a, size_t b, double *out, vk
     for (size_t i = a; i < b; i++) {
         int32_t c = p->c[i];
         char ch;
-        if (c == '+' || c == '-' || c == '.') ch = (char)c;
-        else ch = (char)('0' + digit_value(c)), digits++;
+        if (c == '+' || c == '-' || c == '.')
+            ch = (char)c;
+        else
+            ch = (char)('0' + digit_value(c)), digits++;
         dots += c == '.';
-        if (n + 1 < sizeof buf) buf[n++] = ch;
-        else too_long = true;
+        if (n + 1 < sizeof buf)
+            buf[n++] = ch;
+        else
+            too_long = true;
     }
     buf[n] = 0;
     if (dots > 1 || digits == 0) {
-        return vkt_fail(err, VKT_ERR_FORMAT, "prompt: malformed emphasis weight \"%.*s\" at byte %zu",
+        return vkt_fail(err, VKT_ERR_FORMAT,
+                        "prompt: malformed emphasis weight \"%.*s\" at byte %zu",
                         (int)(p->off[b] - p->off[a]), p->s + p->off[a], p->off[a]);
     }
     if (too_long) {
         /* more digits than a double can tell apart: the value is huge or tiny either way */
-        return vkt_fail(err, VKT_ERR_FORMAT, "prompt: emphasis weight at byte %zu has too many digits",
-                        p->off[a]);
+        return vkt_fail(err, VKT_ERR_FORMAT,
+                        "prompt: emphasis weight at byte %zu has too many digits", p->off[a]);
     }
     locale_t c_loc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
     if (!c_loc) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: cannot create the C locale");
@@ -165,14 +176,17 @@ static vkt_status parse_weight(const cps *p, size_t a, size_t b, double *out, vk
 static size_t match_weight(const cps *p, size_t i, size_t *na, size_t *nb)
 {
     size_t j = i + 1, n = p->n;
-    while (j < n && vkt_text_is_py_space(p->c[j])) j++;
+    while (j < n && vkt_text_is_py_space(p->c[j]))
+        j++;
     size_t k = j;
     if (k < n && (p->c[k] == '+' || p->c[k] == '-')) k++;
     size_t d = k;
-    while (k < n && (p->c[k] == '.' || utf8proc_category(p->c[k]) == UTF8PROC_CATEGORY_ND)) k++;
+    while (k < n && (p->c[k] == '.' || utf8proc_category(p->c[k]) == UTF8PROC_CATEGORY_ND))
+        k++;
     if (k == d) return 0;
     size_t m = k;
-    while (m < n && vkt_text_is_py_space(p->c[m])) m++;
+    while (m < n && vkt_text_is_py_space(p->c[m]))
+        m++;
     if (m >= n || p->c[m] != ')') return 0;
     *na = j;
     *nb = k;
@@ -181,7 +195,8 @@ static size_t match_weight(const cps *p, size_t i, size_t *na, size_t *nb)
 
 static void multiply_range(frag_list *f, size_t start, double m)
 {
-    for (size_t i = start; i < f->n; i++) f->v[i].weight *= m;
+    for (size_t i = start; i < f->n; i++)
+        f->v[i].weight *= m;
 }
 
 typedef struct stack {
@@ -202,9 +217,13 @@ static bool stack_push(stack *s, size_t x)
     return true;
 }
 
-static bool is_special(int32_t c) { return c == '\\' || c == '(' || c == ')' || c == '[' || c == ']' || c == ':'; }
+static bool is_special(int32_t c)
+{
+    return c == '\\' || c == '(' || c == ')' || c == '[' || c == ']' || c == ':';
+}
 
-vkt_status vkt_prompt_parse(const char *text, size_t len, bool parse, vkt_prompt_frags *out, vkt_err *err)
+vkt_status vkt_prompt_parse(const char *text, size_t len, bool parse, vkt_prompt_frags *out,
+                            vkt_err *err)
 {
     /* webui: round_bracket_multiplier = 1.1, square_bracket_multiplier = 1 / 1.1 (multiplied,
      * never divided, so the last bit matches) */
@@ -232,10 +251,12 @@ vkt_status vkt_prompt_parse(const char *text, size_t len, bool parse, vkt_prompt
                 i += 1;
             }
         } else if (c == '(') {
-            if (!stack_push(&round, f.n)) st = vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
+            if (!stack_push(&round, f.n))
+                st = vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
             i++;
         } else if (c == '[') {
-            if (!stack_push(&square, f.n)) st = vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
+            if (!stack_push(&square, f.n))
+                st = vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
             i++;
         } else if (c == ':' && (e = match_weight(&p, i, &na, &nb)) != 0) {
             if (round.n) {
@@ -257,14 +278,17 @@ vkt_status vkt_prompt_parse(const char *text, size_t len, bool parse, vkt_prompt
             i++;
         } else {
             size_t j = i;
-            while (j < p.n && !is_special(p.c[j])) j++;
+            while (j < p.n && !is_special(p.c[j]))
+                j++;
             st = push_text(&f, &p, i, j, err);
             i = j;
         }
         if (st) goto done;
     }
-    for (size_t k = 0; k < round.n; k++) multiply_range(&f, round.v[k], round_mult);
-    for (size_t k = 0; k < square.n; k++) multiply_range(&f, square.v[k], square_mult);
+    for (size_t k = 0; k < round.n; k++)
+        multiply_range(&f, round.v[k], round_mult);
+    for (size_t k = 0; k < square.n; k++)
+        multiply_range(&f, square.v[k], square_mult);
 finish:
     if (st) goto done;
     if (f.n == 0 && (st = frag_push(&f, "", 0, 1.0, err))) goto done;
@@ -275,7 +299,8 @@ finish:
             size_t a = f.v[m - 1].len, b = f.v[i].len;
             char *t = vkt_realloc(f.v[m - 1].text, a + b + 1);
             if (!t) {
-                for (size_t k = m; k < f.n; k++) f.v[m++] = f.v[k]; /* keep ownership tidy */
+                for (size_t k = m; k < f.n; k++)
+                    f.v[m++] = f.v[k]; /* keep ownership tidy */
                 f.n = m;
                 st = vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
                 goto done;
@@ -291,21 +316,22 @@ finish:
     f.n = m;
     for (size_t i = 0; i < f.n; i++) {
         if (!isfinite(f.v[i].weight)) {
-            st = vkt_fail(err, VKT_ERR_FORMAT, "prompt: emphasis weight of \"%.40s\" is not finite (%g)",
-                          f.v[i].text, f.v[i].weight);
+            st = vkt_fail(err, VKT_ERR_FORMAT,
+                          "prompt: emphasis weight of \"%.40s\" is not finite (%g)", f.v[i].text,
+                          f.v[i].weight);
             goto done;
         }
-        f.v[i].is_break = f.v[i].weight == -1.0 && f.v[i].len == 5 && memcmp(f.v[i].text, "BREAK", 5) == 0;
+        f.v[i].is_break =
+            f.v[i].weight == -1.0 && f.v[i].len == 5 && memcmp(f.v[i].text, "BREAK", 5) == 0;
     }
     out->v = f.v;
     out->n = f.n;
     f.v = NULL;
     f.n = 0;
-done:
-    {
-        vkt_prompt_frags tmp = {f.v, f.n};
-        vkt_prompt_frags_fini(&tmp);
-    }
+done : {
+    vkt_prompt_frags tmp = {f.v, f.n};
+    vkt_prompt_frags_fini(&tmp);
+}
     free(round.v);
     free(square.v);
     free(p.c);
@@ -352,18 +378,23 @@ void vkt_prompt_embs_destroy(vkt_prompt_embs *e)
     free(e);
 }
 
-size_t vkt_prompt_embs_count(const vkt_prompt_embs *e) { return e ? e->n : 0; }
+size_t vkt_prompt_embs_count(const vkt_prompt_embs *e)
+{
+    return e ? e->n : 0;
+}
 
 /* Insertion sort: registrations are few, and it needs no global context. */
 static void embs_sort(vkt_prompt_embs *e)
 {
-    for (size_t i = 0; i < e->n; i++) e->order[i] = i;
+    for (size_t i = 0; i < e->n; i++)
+        e->order[i] = i;
     for (size_t i = 1; i < e->n; i++) {
         size_t x = e->order[i], j = i;
         while (j > 0) {
             const emb_entry *a = &e->v[e->order[j - 1]], *b = &e->v[x];
-            bool after = a->ids[0] > b->ids[0] || (a->ids[0] == b->ids[0] &&
-                         (a->n_ids < b->n_ids || (a->n_ids == b->n_ids && a->seq > b->seq)));
+            bool after = a->ids[0] > b->ids[0] ||
+                         (a->ids[0] == b->ids[0] &&
+                          (a->n_ids < b->n_ids || (a->n_ids == b->n_ids && a->seq > b->seq)));
             if (!after) break;
             e->order[j] = e->order[j - 1];
             j--;
@@ -429,8 +460,10 @@ static const emb_entry *find_at(const vkt_prompt_embs *e, const int32_t *ids, si
     size_t lo = 0, hi = e->n;
     while (lo < hi) { /* first entry with ids[0] >= ids[i] */
         size_t mid = (lo + hi) / 2;
-        if (e->v[e->order[mid]].ids[0] < ids[i]) lo = mid + 1;
-        else hi = mid;
+        if (e->v[e->order[mid]].ids[0] < ids[i])
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     for (; lo < e->n && e->v[e->order[lo]].ids[0] == ids[i]; lo++) {
         const emb_entry *x = &e->v[e->order[lo]];
@@ -445,7 +478,10 @@ static const emb_entry *find_at(const vkt_prompt_embs *e, const int32_t *ids, si
 /* ---------------------------------------------------------------------------------------------
  * chunking (webui sd_hijack_clip.py tokenize_line) */
 
-vkt_prompt_opts vkt_prompt_opts_default(void) { return (vkt_prompt_opts){20, true, false}; }
+vkt_prompt_opts vkt_prompt_opts_default(void)
+{
+    return (vkt_prompt_opts){20, true, false};
+}
 
 typedef struct builder {
     int32_t ids[VKT_PROMPT_CHUNK];
@@ -477,7 +513,8 @@ static vkt_status close_chunk(builder *b, bool is_last, vkt_err *err)
     vkt_prompt_result *r = b->res;
     if (r->n_chunks == b->chunks_cap) {
         size_t cap = b->chunks_cap ? 2 * b->chunks_cap : 2, bytes;
-        if (!vkt_mul_ok(cap, sizeof *r->chunks, &bytes)) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many chunks");
+        if (!vkt_mul_ok(cap, sizeof *r->chunks, &bytes))
+            return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many chunks");
         vkt_prompt_chunk *v = vkt_realloc(r->chunks, bytes);
         if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
         r->chunks = v;
@@ -505,7 +542,8 @@ static vkt_status close_chunk(builder *b, bool is_last, vkt_err *err)
 void vkt_prompt_result_fini(vkt_prompt_result *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n_chunks; i++) free(r->chunks[i].fixes);
+    for (size_t i = 0; i < r->n_chunks; i++)
+        free(r->chunks[i].fixes);
     free(r->chunks);
     r->chunks = NULL;
     r->n_chunks = 0;
@@ -516,7 +554,8 @@ vkt_status vkt_prompt_result_pad(vkt_prompt_result *r, size_t n_chunks, vkt_err 
 {
     if (r->n_chunks >= n_chunks) return VKT_OK;
     size_t bytes;
-    if (!vkt_mul_ok(n_chunks, sizeof *r->chunks, &bytes)) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many chunks");
+    if (!vkt_mul_ok(n_chunks, sizeof *r->chunks, &bytes))
+        return vkt_fail(err, VKT_ERR_NOMEM, "prompt: too many chunks");
     vkt_prompt_chunk *v = vkt_realloc(r->chunks, bytes);
     if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
     r->chunks = v;
@@ -602,7 +641,8 @@ vkt_status vkt_prompt_tokenize(vkt_tokenizer *tok, const vkt_prompt_embs *embs, 
             }
             if (b.n + (size_t)emb->vectors > VKT_PROMPT_CHUNK && (st = close_chunk(&b, false, err)))
                 goto done;
-            vkt_prompt_fix fx = {(int32_t)b.n + 1, emb->vectors, (int32_t)emb_index, emb->name, emb->user};
+            vkt_prompt_fix fx = {(int32_t)b.n + 1, emb->vectors, (int32_t)emb_index, emb->name,
+                                 emb->user};
             if ((st = fix_push(&b, fx, err))) goto done;
             for (int k = 0; k < emb->vectors; k++) {
                 b.ids[b.n] = 0;

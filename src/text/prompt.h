@@ -7,8 +7,8 @@
  *   vkt_prompt_embs_create(&embs, &err);
  *   vkt_prompt_embs_add(embs, tok, "myemb", 3, NULL, &err);       // name -> 3 vectors
  *   vkt_prompt_result r = {0};
- *   if (vkt_prompt_tokenize(tok, embs, "a photo of (myemb:1.2)", SIZE_MAX, NULL, &r, &err) == VKT_OK)
- *       for (size_t c = 0; c < r.n_chunks; c++) use(r.chunks[c].ids, r.chunks[c].multipliers);
+ *   if (vkt_prompt_tokenize(tok, embs, "a photo of (myemb:1.2)", SIZE_MAX, NULL, &r, &err) ==
+ * VKT_OK) for (size_t c = 0; c < r.n_chunks; c++) use(r.chunks[c].ids, r.chunks[c].multipliers);
  *   vkt_prompt_result_fini(&r);
  *   vkt_prompt_embs_destroy(embs);
  */

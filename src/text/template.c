@@ -25,8 +25,10 @@ static vkt_status check_utf8(const char *s, size_t n, const char *what, vkt_err 
 {
     for (size_t i = 0; i < n;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (k <= 0 || c < 0) return vkt_fail(err, VKT_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu", what, i);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+        if (k <= 0 || c < 0)
+            return vkt_fail(err, VKT_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu", what, i);
         i += (size_t)k;
     }
     return VKT_OK;
@@ -37,15 +39,18 @@ static void py_strip(const char *s, size_t *a, size_t *b)
 {
     while (*a < *b) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *a, (utf8proc_ssize_t)(*b - *a), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + *a, (utf8proc_ssize_t)(*b - *a), &c);
         if (k <= 0 || !vkt_text_is_py_space(c)) break;
         *a += (size_t)k;
     }
     while (*b > *a) {
         size_t p = *b - 1;
-        while (p > *a && ((uint8_t)s[p] & 0xC0) == 0x80) p--;
+        while (p > *a && ((uint8_t)s[p] & 0xC0) == 0x80)
+            p--;
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + p, (utf8proc_ssize_t)(*b - p), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + p, (utf8proc_ssize_t)(*b - p), &c);
         if (k <= 0 || !vkt_text_is_py_space(c)) break;
         *b = p;
     }
@@ -63,18 +68,21 @@ static char *dup_range(const char *s, size_t n)
 void vkt_template_destroy(vkt_template *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->n_lines; i++) free(t->lines[i]);
+    for (size_t i = 0; i < t->n_lines; i++)
+        free(t->lines[i]);
     free(t->lines);
     free(t);
 }
 
-vkt_status vkt_template_parse(const char *text, size_t len, const char *name, vkt_template **out, vkt_err *err)
+vkt_status vkt_template_parse(const char *text, size_t len, const char *name, vkt_template **out,
+                              vkt_err *err)
 {
     vkt_status st = check_utf8(text, len, name, err);
     if (st) return st;
     vkt_template *t = vkt_calloc(1, sizeof *t);
     size_t max_lines = 1;
-    for (size_t i = 0; i < len; i++) max_lines += text[i] == '\n' || text[i] == '\r';
+    for (size_t i = 0; i < len; i++)
+        max_lines += text[i] == '\n' || text[i] == '\r';
     if (!t || !(t->lines = vkt_calloc(max_lines, sizeof *t->lines))) {
         vkt_template_destroy(t);
         return vkt_fail(err, VKT_ERR_NOMEM, "template %s: out of host memory", name);
@@ -83,7 +91,8 @@ vkt_status vkt_template_parse(const char *text, size_t len, const char *name, vk
     /* readlines() in text mode: \r\n, \r and \n end a line; a final line end adds no line */
     for (size_t i = 0; i < len;) {
         size_t e = i;
-        while (e < len && text[e] != '\n' && text[e] != '\r') e++;
+        while (e < len && text[e] != '\n' && text[e] != '\r')
+            e++;
         size_t a = i, b = e;
         py_strip(text, &a, &b);
         if (!(t->lines[t->n_lines] = dup_range(text + a, b - a))) {
@@ -113,15 +122,20 @@ vkt_status vkt_template_load(const char *name_or_path, vkt_template **out, vkt_e
             snprintf(key, sizeof key, "templates/%s.txt", name_or_path);
             a = vkt_asset_find(key);
         }
-        if (a) return vkt_template_parse((const char *)a->data, (size_t)*a->size, name_or_path, out, err);
+        if (a)
+            return vkt_template_parse((const char *)a->data, (size_t)*a->size, name_or_path, out,
+                                      err);
     }
     uint8_t *data = NULL;
     size_t n = 0;
     vkt_status st = vkt_read_file(name_or_path, MAX_TEMPLATE_BYTES, &data, &n, err);
     if (st) {
         if (!strchr(name_or_path, '/'))
-            vkt_err_prefix(err, "template \"%s\" is neither a built-in template (style, style_filewords, "
-                                "subject, subject_filewords, hypernetwork, none) nor a file", name_or_path);
+            vkt_err_prefix(
+                err,
+                "template \"%s\" is neither a built-in template (style, style_filewords, "
+                "subject, subject_filewords, hypernetwork, none) nor a file",
+                name_or_path);
         return st;
     }
     st = vkt_template_parse((const char *)data, n, name_or_path, out, err);
@@ -133,16 +147,19 @@ vkt_status vkt_template_check_ti(const vkt_template *t, vkt_err *err)
 {
     for (size_t i = 0; i < t->n_lines; i++)
         if (strstr(t->lines[i], "[name]")) return VKT_OK;
-    return vkt_fail(err, VKT_ERR_USAGE,
-                    "template %s has no [name]: the embedding would never appear in a training prompt "
-                    "(use e.g. style_filewords or subject_filewords for textual inversion)", t->name);
+    return vkt_fail(
+        err, VKT_ERR_USAGE,
+        "template %s has no [name]: the embedding would never appear in a training prompt "
+        "(use e.g. style_filewords or subject_filewords for textual inversion)",
+        t->name);
 }
 
 /* Python str.replace(pat, rep): every non-overlapping occurrence, left to right. */
 static char *replace_all(const char *s, const char *pat, const char *rep)
 {
     size_t np = strlen(pat), nr = strlen(rep), count = 0, n = strlen(s), total;
-    for (const char *p = s; (p = strstr(p, pat)); p += np) count++;
+    for (const char *p = s; (p = strstr(p, pat)); p += np)
+        count++;
     if (!vkt_mul_ok(count, nr, &total) || !vkt_add_ok(total, n + 1, &total)) return NULL;
     char *out = vkt_malloc(total), *w = out;
     if (!out) return NULL;
@@ -161,9 +178,11 @@ static char *replace_all(const char *s, const char *pat, const char *rep)
     return out;
 }
 
-vkt_status vkt_template_render(const char *line, const char *name, const char *filewords, char **out, vkt_err *err)
+vkt_status vkt_template_render(const char *line, const char *name, const char *filewords,
+                               char **out, vkt_err *err)
 {
-    char *a = filewords ? replace_all(line, "[filewords]", filewords) : dup_range(line, strlen(line));
+    char *a =
+        filewords ? replace_all(line, "[filewords]", filewords) : dup_range(line, strlen(line));
     char *b = a && name ? replace_all(a, "[name]", name) : a;
     if (b != a) free(a);
     if (!b) return vkt_fail(err, VKT_ERR_NOMEM, "prompt: out of host memory");
@@ -183,8 +202,8 @@ static size_t stem_len(const char *base)
     return n;
 }
 
-vkt_status vkt_filewords_from_filename(const char *filename, const char *word_regex, const char *join,
-                                       char **out, vkt_err *err)
+vkt_status vkt_filewords_from_filename(const char *filename, const char *word_regex,
+                                       const char *join, char **out, vkt_err *err)
 {
     const char *slash = strrchr(filename, '/');
     const char *base = slash ? slash + 1 : filename;
@@ -195,7 +214,8 @@ vkt_status vkt_filewords_from_filename(const char *filename, const char *word_re
     size_t i = 0, run = 0;
     while (i < n) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)base + i, (utf8proc_ssize_t)(n - i), &c);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)base + i, (utf8proc_ssize_t)(n - i), &c);
         if (c != '-' && utf8proc_category(c) != UTF8PROC_CATEGORY_ND) break;
         i += (size_t)k;
         run++;
@@ -203,7 +223,8 @@ vkt_status vkt_filewords_from_filename(const char *filename, const char *word_re
     if (run > 0) {
         while (i < n) {
             utf8proc_int32_t c;
-            utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)base + i, (utf8proc_ssize_t)(n - i), &c);
+            utf8proc_ssize_t k =
+                utf8proc_iterate((const utf8proc_uint8_t *)base + i, (utf8proc_ssize_t)(n - i), &c);
             if (!vkt_text_is_py_space(c)) break;
             i += (size_t)k;
         }
@@ -247,7 +268,8 @@ vkt_status vkt_filewords_from_filename(const char *filename, const char *word_re
         } else {
             if (me >= len) break;
             pos = me + 1;
-            while (pos < len && ((uint8_t)text[pos] & 0xC0) == 0x80) pos++;
+            while (pos < len && ((uint8_t)text[pos] & 0xC0) == 0x80)
+                pos++;
         }
     }
     res[w] = 0;

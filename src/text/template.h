@@ -40,16 +40,16 @@ vkt_status vkt_template_check_ti(const vkt_template *t, vkt_err *err);
 /* prompt = line with every "[filewords]" replaced by filewords, then every "[name]" by name (in
  * that order, as the webui: a caption containing "[name]" gets the name too). filewords or name
  * may be NULL (left as is). *out is malloc'd. */
-vkt_status vkt_template_render(const char *line, const char *name, const char *filewords, char **out,
-                               vkt_err *err);
+vkt_status vkt_template_render(const char *line, const char *name, const char *filewords,
+                               char **out, vkt_err *err);
 
 /* Caption of an image from its file name (the webui's rule): the base name without its extension,
  * a leading run of digits and dashes plus the whitespace after it removed (re `^[-\d]+\s*`);
  * then, when word_regex is non-empty, all its matches joined with `join` (NULL = ""). The word
  * regex is POSIX extended syntax with GNU \w \s \b, not Python's re: write it portably.
  * *out is malloc'd. Fails on invalid UTF-8 or a bad regex (VKT_ERR_USAGE). */
-vkt_status vkt_filewords_from_filename(const char *filename, const char *word_regex, const char *join,
-                                       char **out, vkt_err *err);
+vkt_status vkt_filewords_from_filename(const char *filename, const char *word_regex,
+                                       const char *join, char **out, vkt_err *err);
 
 /* Caption of an image: the whole content of "<path without extension>.txt" when that file exists
  * (UTF-8, not stripped, line ends translated to \n as Python's text mode does), else

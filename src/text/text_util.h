@@ -1,5 +1,6 @@
 /* Character classes shared by the tokenizer and the prompt parser, spelled the way the Python
- * code they mirror sees them (Python 3 `re`, the `regex` module, str methods). Internal to text/. */
+ * code they mirror sees them (Python 3 `re`, the `regex` module, str methods). Internal to text/.
+ */
 #ifndef VKT_TEXT_TEXT_UTIL_H
 #define VKT_TEXT_TEXT_UTIL_H
 

@@ -17,9 +17,9 @@
 
 #define END_OF_WORD "</w>"
 #define MAX_VOCAB_FILE_BYTES ((size_t)256 << 20)
-#define CACHE_SLOTS (1u << 16)     /* power of two */
+#define CACHE_SLOTS (1u << 16)       /* power of two */
 #define CACHE_MAX_ENTRIES (1u << 15) /* half full at most; then the cache is cleared */
-#define CACHE_MAX_KEY 256          /* longer pre-tokens are not cached */
+#define CACHE_MAX_KEY 256            /* longer pre-tokens are not cached */
 
 typedef struct pair_slot {
     uint64_t key; /* (left id + 1) << 32 | (right id + 1); 0 = empty */
@@ -107,7 +107,8 @@ static uint32_t fnv1a(const void *data, size_t n)
 {
     const uint8_t *p = data;
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
     return h;
 }
 
@@ -123,7 +124,10 @@ static uint64_t mix64(uint64_t x)
 
 /* Bytes 33-126, 161-172, 174-255 keep their code point; the other 68 map to U+0100.. in order
  * (openai/CLIP simple_tokenizer.py bytes_to_unicode). */
-static bool byte_printable(int b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174; }
+static bool byte_printable(int b)
+{
+    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * loading the merges */
@@ -138,7 +142,8 @@ static vkt_status gunzip_lines(const uint8_t *data, size_t n, size_t want_lines,
     memset(&zs, 0, sizeof zs);
     char *buf = NULL;
     size_t cap = 0, len = 0, lines = 0;
-    if (inflateInit2(&zs, 15 + 16) != Z_OK) return vkt_fail(err, VKT_ERR_NOMEM, "%s: zlib init failed", what);
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return vkt_fail(err, VKT_ERR_NOMEM, "%s: zlib init failed", what);
     zs.next_in = (Bytef *)data;
     zs.avail_in = n > UINT32_MAX ? UINT32_MAX : (uInt)n;
     for (;;) {
@@ -155,12 +160,13 @@ static vkt_status gunzip_lines(const uint8_t *data, size_t n, size_t want_lines,
         zs.avail_out = 65536;
         int rc = inflate(&zs, Z_NO_FLUSH);
         size_t got = 65536 - zs.avail_out;
-        for (size_t i = len; i < len + got; i++) lines += buf[i] == '\n';
+        for (size_t i = len; i < len + got; i++)
+            lines += buf[i] == '\n';
         len += got;
         if (rc == Z_STREAM_END || lines >= want_lines) break;
         if (rc != Z_OK && !(rc == Z_BUF_ERROR && got > 0)) {
-            st = vkt_fail(err, VKT_ERR_FORMAT, "%s: bad gzip data (zlib %d at input byte %lu)", what,
-                          rc, (unsigned long)zs.total_in);
+            st = vkt_fail(err, VKT_ERR_FORMAT, "%s: bad gzip data (zlib %d at input byte %lu)",
+                          what, rc, (unsigned long)zs.total_in);
             goto done;
         }
         if (got == 0 && zs.avail_in == 0) {
@@ -229,26 +235,36 @@ static const pair_slot *pair_get(const vkt_tokenizer *t, int32_t a, int32_t b)
     }
 }
 
-static bool is_field_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+static bool is_field_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 /* Splits line [s, e) into exactly two whitespace-separated fields. */
-static bool split_merge(const char *s, const char *e, const char **a, size_t *na, const char **b, size_t *nb)
+static bool split_merge(const char *s, const char *e, const char **a, size_t *na, const char **b,
+                        size_t *nb)
 {
-    while (s < e && is_field_space(*s)) s++;
+    while (s < e && is_field_space(*s))
+        s++;
     const char *p = s;
-    while (p < e && !is_field_space(*p)) p++;
+    while (p < e && !is_field_space(*p))
+        p++;
     *a = s;
     *na = (size_t)(p - s);
-    while (p < e && is_field_space(*p)) p++;
+    while (p < e && is_field_space(*p))
+        p++;
     const char *q = p;
-    while (q < e && !is_field_space(*q)) q++;
+    while (q < e && !is_field_space(*q))
+        q++;
     *b = p;
     *nb = (size_t)(q - p);
-    while (q < e && is_field_space(*q)) q++;
+    while (q < e && is_field_space(*q))
+        q++;
     return *na > 0 && *nb > 0 && q == e;
 }
 
-static vkt_status build(vkt_tokenizer *t, const char *text, size_t text_n, const char *what, vkt_err *err)
+static vkt_status build(vkt_tokenizer *t, const char *text, size_t text_n, const char *what,
+                        vkt_err *err)
 {
     vkt_status st = VKT_OK;
     str_map map = {0};
@@ -269,19 +285,22 @@ static vkt_status build(vkt_tokenizer *t, const char *text, size_t text_n, const
         p = nl + 1;
     }
     if (n_lines < VKT_CLIP_N_MERGES + 1) {
-        return vkt_fail(err, VKT_ERR_FORMAT, "%s: %zu merge lines, expected at least %d after the header",
-                        what, n_lines ? n_lines - 1 : 0, VKT_CLIP_N_MERGES);
+        return vkt_fail(err, VKT_ERR_FORMAT,
+                        "%s: %zu merge lines, expected at least %d after the header", what,
+                        n_lines ? n_lines - 1 : 0, VKT_CLIP_N_MERGES);
     }
 
     /* vocabulary strings: 256 byte symbols, the same with </w>, merges, BOS, EOS */
     size_t block = 0;
     block += 256 * (4 + 1) + 256 * (4 + 4 + 1);
-    for (size_t i = 1; i <= VKT_CLIP_N_MERGES; i++) block += (size_t)(line_end[i] - line_start[i]) + 1;
+    for (size_t i = 1; i <= VKT_CLIP_N_MERGES; i++)
+        block += (size_t)(line_end[i] - line_start[i]) + 1;
     block += sizeof "<|startoftext|>" + sizeof "<|endoftext|>";
     t->n_vocab = VKT_CLIP_N_VOCAB;
     t->sym = vkt_calloc((size_t)t->n_vocab, sizeof *t->sym);
     t->sym_block = vkt_malloc(block);
-    if (!t->sym || !t->sym_block) return vkt_fail(err, VKT_ERR_NOMEM, "%s: out of host memory", what);
+    if (!t->sym || !t->sym_block)
+        return vkt_fail(err, VKT_ERR_NOMEM, "%s: out of host memory", what);
     char *w = t->sym_block;
     int32_t id = 0;
     int remap = 0, order[256], cp_of[256];
@@ -308,8 +327,8 @@ static vkt_status build(vkt_tokenizer *t, const char *text, size_t text_n, const
         const char *a, *b;
         size_t na, nb;
         if (!split_merge(line_start[i], line_end[i], &a, &na, &b, &nb)) {
-            return vkt_fail(err, VKT_ERR_FORMAT, "%s: line %zu: expected two space-separated symbols",
-                            what, i + 1);
+            return vkt_fail(err, VKT_ERR_FORMAT,
+                            "%s: line %zu: expected two space-separated symbols", what, i + 1);
         }
         memcpy(w, a, na);
         memcpy(w + na, b, nb);
@@ -332,7 +351,8 @@ static vkt_status build(vkt_tokenizer *t, const char *text, size_t text_n, const
         st = vkt_fail(err, VKT_ERR_NOMEM, "%s: out of host memory", what);
         goto done;
     }
-    for (int32_t i = 0; i < t->n_vocab; i++) str_map_put(&map, i);
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        str_map_put(&map, i);
     for (int i = 0; i < 256; i++) {
         int b = order[i];
         t->byte_id[b] = str_map_get(&map, t->sym[i], strlen(t->sym[i]));
@@ -386,7 +406,8 @@ vkt_status vkt_tokenizer_create(const char *vocab_path, vkt_tokenizer **out, vkt
 {
     if (!vocab_path) {
         const vkt_asset *a = vkt_asset_find("clip/bpe_simple_vocab_16e6.txt.gz");
-        if (!a) return vkt_fail(err, VKT_ERR_INTERNAL, "embedded CLIP merges missing from this build");
+        if (!a)
+            return vkt_fail(err, VKT_ERR_INTERNAL, "embedded CLIP merges missing from this build");
         return vkt_tokenizer_create_from_memory(a->data, (size_t)*a->size,
                                                 "embedded bpe_simple_vocab_16e6.txt.gz", out, err);
     }
@@ -459,8 +480,8 @@ static vkt_status check_utf8(const char *text, size_t len, vkt_err *err)
     size_t i = 0;
     while (i < len) {
         utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
-                                              (utf8proc_ssize_t)(len - i), &cp);
+        utf8proc_ssize_t k =
+            utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &cp);
         if (k <= 0 || cp < 0) {
             return vkt_fail(err, VKT_ERR_FORMAT, "invalid UTF-8 at byte %zu (0x%02x)", i,
                             (unsigned)(uint8_t)text[i]);
@@ -474,7 +495,8 @@ static vkt_status check_utf8(const char *text, size_t len, vkt_err *err)
 static bool is_cased(int32_t c)
 {
     utf8proc_category_t k = utf8proc_category(c);
-    if (k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT) return true;
+    if (k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT)
+        return true;
     return utf8proc_tolower(c) != c || utf8proc_toupper(c) != c; /* e.g. circled letters */
 }
 
@@ -485,31 +507,52 @@ static bool is_case_ignorable(int32_t c)
     case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_SK: return true;
-    default: break;
+    case UTF8PROC_CATEGORY_SK:
+        return true;
+    default:
+        break;
     }
     /* Word_Break = MidLetter, MidNumLet or Single_Quote */
     switch (c) {
-    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x55F: case 0x5F4:
-    case 0x2018: case 0x2019: case 0x2024: case 0x2027: case 0xFE13: case 0xFE52:
-    case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A: return true;
-    default: return false;
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0xB7:
+    case 0x387:
+    case 0x55F:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A:
+        return true;
+    default:
+        return false;
     }
 }
 
 static bool final_sigma(const int32_t *c, size_t n, size_t i)
 {
     size_t j = i;
-    while (j > 0 && is_case_ignorable(c[j - 1])) j--;
+    while (j > 0 && is_case_ignorable(c[j - 1]))
+        j--;
     if (j == 0 || !is_cased(c[j - 1])) return false;
     j = i + 1;
-    while (j < n && is_case_ignorable(c[j])) j++;
+    while (j < n && is_case_ignorable(c[j]))
+        j++;
     return j == n || !is_cased(c[j]);
 }
 
 /* Cleans text into code points: NFC, regex-\s runs -> ' ', str.strip(), str.lower().
  * *out is malloc'd (may be NULL when *n_out is 0). */
-static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t *n_out, vkt_err *err)
+static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t *n_out,
+                            vkt_err *err)
 {
     vkt_status st = check_utf8(text, len, err);
     if (st) return st;
@@ -521,8 +564,8 @@ static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t 
                                        UTF8PROC_STABLE | UTF8PROC_COMPOSE);
     if (nn < 0) {
         free(nfc);
-        return vkt_fail(err, nn == UTF8PROC_ERROR_NOMEM ? VKT_ERR_NOMEM : VKT_ERR_FORMAT,
-                        "NFC: %s", utf8proc_errmsg(nn));
+        return vkt_fail(err, nn == UTF8PROC_ERROR_NOMEM ? VKT_ERR_NOMEM : VKT_ERR_FORMAT, "NFC: %s",
+                        utf8proc_errmsg(nn));
     }
     /* the lower-cased text has at most 2 code points per input code point (U+0130) */
     size_t cap;
@@ -546,7 +589,8 @@ static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t 
     size_t m = 0;
     for (size_t i = 0; i < n;) {
         if (vkt_text_is_regex_space(cp[i])) {
-            while (i < n && vkt_text_is_regex_space(cp[i])) i++;
+            while (i < n && vkt_text_is_regex_space(cp[i]))
+                i++;
             cp[m++] = ' ';
         } else {
             cp[m++] = cp[i++];
@@ -555,8 +599,10 @@ static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t 
     n = m;
     /* strip with Python's str.isspace() set (which also has U+001C..U+001F) */
     size_t b = 0, e = n;
-    while (b < e && vkt_text_is_py_space(cp[b])) b++;
-    while (e > b && vkt_text_is_py_space(cp[e - 1])) e--;
+    while (b < e && vkt_text_is_py_space(cp[b]))
+        b++;
+    while (e > b && vkt_text_is_py_space(cp[e - 1]))
+        e--;
     /* lower-case (full mapping: U+0130 -> i + U+0307; Greek capital sigma by context) */
     size_t k = 0;
     for (size_t i = b; i < e; i++) {
@@ -576,7 +622,8 @@ static vkt_status clean_cps(const char *text, size_t len, int32_t **out, size_t 
     return VKT_OK;
 }
 
-vkt_status vkt_tokenizer_clean(const char *text, size_t len, char **out, size_t *out_len, vkt_err *err)
+vkt_status vkt_tokenizer_clean(const char *text, size_t len, char **out, size_t *out_len,
+                               vkt_err *err)
 {
     int32_t *cp = NULL;
     size_t n = 0, bytes;
@@ -588,7 +635,8 @@ vkt_status vkt_tokenizer_clean(const char *text, size_t len, char **out, size_t 
         return vkt_fail(err, VKT_ERR_NOMEM, "text cleaning: out of host memory");
     }
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += (size_t)utf8proc_encode_char(cp[i], (utf8proc_uint8_t *)s + k);
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)utf8proc_encode_char(cp[i], (utf8proc_uint8_t *)s + k);
     s[k] = 0;
     free(cp);
     *out = s;
@@ -654,7 +702,8 @@ static bool pair_valid(const vkt_tokenizer *t, const heap_item *it)
 static vkt_status bpe(vkt_tokenizer *t, const uint8_t *w, size_t nb, vkt_ids *out, vkt_err *err)
 {
     if (nb == 1) return vkt_ids_push(out, t->byte_id_end[w[0]], err);
-    if (nb > INT32_MAX / 2) return vkt_fail(err, VKT_ERR_NOMEM, "pre-token of %zu bytes is too long", nb);
+    if (nb > INT32_MAX / 2)
+        return vkt_fail(err, VKT_ERR_NOMEM, "pre-token of %zu bytes is too long", nb);
     if (nb > t->nodes_cap) {
         size_t cap = nb < 2 * t->nodes_cap ? 2 * t->nodes_cap : nb;
         int32_t *a = vkt_realloc(t->nid, cap * sizeof *a);
@@ -720,28 +769,32 @@ static void cache_clear(vkt_tokenizer *t)
     t->cache_ids_n = 0;
 }
 
-static const cache_slot *cache_find(const vkt_tokenizer *t, const uint8_t *key, size_t n, uint32_t h)
+static const cache_slot *cache_find(const vkt_tokenizer *t, const uint8_t *key, size_t n,
+                                    uint32_t h)
 {
     for (uint32_t i = h & (CACHE_SLOTS - 1);; i = (i + 1) & (CACHE_SLOTS - 1)) {
         const cache_slot *s = &t->cache[i];
         if (s->key_len == 0) return NULL;
-        if (s->hash == h && s->key_len == n && memcmp(t->cache_keys + s->key_off, key, n) == 0) return s;
+        if (s->hash == h && s->key_len == n && memcmp(t->cache_keys + s->key_off, key, n) == 0)
+            return s;
     }
 }
 
 /* Remembers key -> ids; silently skips on OOM (the cache is only a speed-up). */
-static void cache_put(vkt_tokenizer *t, const uint8_t *key, size_t n, uint32_t h, const int32_t *ids,
-                      size_t n_ids)
+static void cache_put(vkt_tokenizer *t, const uint8_t *key, size_t n, uint32_t h,
+                      const int32_t *ids, size_t n_ids)
 {
     if (n == 0 || n > CACHE_MAX_KEY || n_ids > CACHE_MAX_KEY) return;
     if (t->cache_count >= CACHE_MAX_ENTRIES || t->cache_keys_n + n > UINT32_MAX / 2 ||
         t->cache_ids_n + n_ids > UINT32_MAX / 2)
         cache_clear(t);
     if (!grow((void **)&t->cache_keys, &t->cache_keys_cap, t->cache_keys_n + n, 1) ||
-        !grow((void **)&t->cache_ids, &t->cache_ids_cap, t->cache_ids_n + n_ids, sizeof *t->cache_ids))
+        !grow((void **)&t->cache_ids, &t->cache_ids_cap, t->cache_ids_n + n_ids,
+              sizeof *t->cache_ids))
         return;
     uint32_t i = h & (CACHE_SLOTS - 1);
-    while (t->cache[i].key_len != 0) i = (i + 1) & (CACHE_SLOTS - 1);
+    while (t->cache[i].key_len != 0)
+        i = (i + 1) & (CACHE_SLOTS - 1);
     t->cache[i] = (cache_slot){h, (uint32_t)t->cache_keys_n, (uint32_t)n, (uint32_t)t->cache_ids_n,
                                (uint32_t)n_ids};
     memcpy(t->cache_keys + t->cache_keys_n, key, n);
@@ -757,7 +810,10 @@ static void cache_put(vkt_tokenizer *t, const uint8_t *key, size_t n, uint32_t h
 
 /* Case-insensitive equality with an ASCII pattern letter as the regex module does it on
  * lower-cased text: only U+017F (long s) folds onto an ASCII letter used here. */
-static bool ci_eq(int32_t c, char p) { return c == p || (p == 's' && c == 0x17F); }
+static bool ci_eq(int32_t c, char p)
+{
+    return c == p || (p == 's' && c == 0x17F);
+}
 
 static size_t match_lit(const int32_t *c, size_t n, const char *lit)
 {
@@ -775,7 +831,8 @@ static bool exact_lit(const int32_t *c, const char *lit)
     return true;
 }
 
-vkt_status vkt_tokenizer_encode(vkt_tokenizer *t, const char *text, size_t len, vkt_ids *out, vkt_err *err)
+vkt_status vkt_tokenizer_encode(vkt_tokenizer *t, const char *text, size_t len, vkt_ids *out,
+                                vkt_err *err)
 {
     static const char *const contractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
     size_t n0 = out->n, n = 0;
@@ -799,7 +856,8 @@ vkt_status vkt_tokenizer_encode(vkt_tokenizer *t, const char *text, size_t len, 
             size_t k = match_lit(cp + i, n - i, "<|startoftext|>");
             int32_t special = VKT_CLIP_BOS;
             if (!k) k = match_lit(cp + i, n - i, "<|endoftext|>"), special = VKT_CLIP_EOS;
-            if (k && exact_lit(cp + i, special == VKT_CLIP_BOS ? "<|startoftext|>" : "<|endoftext|>")) {
+            if (k &&
+                exact_lit(cp + i, special == VKT_CLIP_BOS ? "<|startoftext|>" : "<|endoftext|>")) {
                 st = vkt_ids_push(out, special, err); /* HF's bpe cache maps them to themselves */
                 if (st) goto done;
                 i += k;
@@ -813,7 +871,8 @@ vkt_status vkt_tokenizer_encode(vkt_tokenizer *t, const char *text, size_t len, 
         }
         if (j == i) {
             if (vkt_text_is_letter(c)) {
-                while (j < n && vkt_text_is_letter(cp[j])) j++;
+                while (j < n && vkt_text_is_letter(cp[j]))
+                    j++;
             } else if (vkt_text_is_number(c)) {
                 j = i + 1;
             } else {
@@ -823,7 +882,8 @@ vkt_status vkt_tokenizer_encode(vkt_tokenizer *t, const char *text, size_t len, 
             }
         }
         size_t nb = 0;
-        for (size_t q = i; q < j; q++) nb += (size_t)utf8proc_encode_char(cp[q], buf + nb);
+        for (size_t q = i; q < j; q++)
+            nb += (size_t)utf8proc_encode_char(cp[q], buf + nb);
         uint32_t h = fnv1a(buf, nb);
         const cache_slot *hit = cache_find(t, buf, nb, h);
         if (hit) {

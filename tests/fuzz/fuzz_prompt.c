@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == VKT_OK) {
         CHECK(vkt_tokenizer_encode(s->tok, text, len, &b, &err) == VKT_OK && a.n == b.n &&
               (a.n == 0 || memcmp(a.v, b.v, a.n * sizeof *a.v) == 0));
-        for (size_t i = 0; i < a.n; i++) CHECK(a.v[i] >= 0 && a.v[i] <= VKT_CLIP_EOS);
+        for (size_t i = 0; i < a.n; i++)
+            CHECK(a.v[i] >= 0 && a.v[i] <= VKT_CLIP_EOS);
     }
     vkt_ids_fini(&a);
     vkt_ids_fini(&b);
@@ -82,10 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (size_t k = 0; k < ch->n_fixes; k++) {
             const vkt_prompt_fix *f = &ch->fixes[k];
-            CHECK(f->vectors >= 1 && f->position >= 1 && f->position + f->vectors - 1 <= VKT_PROMPT_CHUNK);
+            CHECK(f->vectors >= 1 && f->position >= 1 &&
+                  f->position + f->vectors - 1 <= VKT_PROMPT_CHUNK);
             CHECK(f->name && f->emb >= 0 && (size_t)f->emb < vkt_prompt_embs_count(s->embs));
             if (o.move_embeddings_with_tail)
-                for (int j = 0; j < f->vectors; j++) CHECK(ch->ids[f->position + j] == 0);
+                for (int j = 0; j < f->vectors; j++)
+                    CHECK(ch->ids[f->position + j] == 0);
         }
     }
     vkt_prompt_result_fini(&r);

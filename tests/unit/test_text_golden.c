@@ -68,13 +68,15 @@ static int check_library(vkt_tokenizer *tok, const cJSON *c, const char *text, s
             double want = cJSON_GetArrayItem(m, i)->valuedouble;
             /* the golden files round multipliers to 6 decimals: |error| <= 5e-7 (+ slack) */
             if (!(fabs(got->multipliers[i] - want) <= 6e-7)) {
-                fprintf(stderr, "  chunk %zu pos %d: multiplier %.9g, want %.9g\n", k, i, got->multipliers[i], want);
+                fprintf(stderr, "  chunk %zu pos %d: multiplier %.9g, want %.9g\n", k, i,
+                        got->multipliers[i], want);
                 ok = 0;
             }
         }
         const cJSON *e = cJSON_GetObjectItem(ch, "embeddings");
         if ((size_t)cJSON_GetArraySize(e) != got->n_fixes) {
-            fprintf(stderr, "  chunk %zu: %zu embeddings, want %d\n", k, got->n_fixes, cJSON_GetArraySize(e));
+            fprintf(stderr, "  chunk %zu: %zu embeddings, want %d\n", k, got->n_fixes,
+                    cJSON_GetArraySize(e));
             ok = 0;
             continue;
         }
@@ -83,8 +85,8 @@ static int check_library(vkt_tokenizer *tok, const cJSON *c, const char *text, s
             if (strcmp(cJSON_GetObjectItem(w, "name")->valuestring, got->fixes[f].name) != 0 ||
                 cJSON_GetObjectItem(w, "position")->valueint != got->fixes[f].position ||
                 cJSON_GetObjectItem(w, "vectors")->valueint != got->fixes[f].vectors) {
-                fprintf(stderr, "  chunk %zu: embedding %zu differs (%s at %d)\n", k, f, got->fixes[f].name,
-                        got->fixes[f].position);
+                fprintf(stderr, "  chunk %zu: embedding %zu differs (%s at %d)\n", k, f,
+                        got->fixes[f].name, got->fixes[f].position);
                 ok = 0;
             }
         }
@@ -140,7 +142,8 @@ static int run(char **argv, const char *in, size_t in_n, char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int check_cli(const char *exe, const cJSON *c, const char *text, size_t len, const cJSON *regs, int backtrack)
+static int check_cli(const char *exe, const cJSON *c, const char *text, size_t len,
+                     const cJSON *regs, int backtrack)
 {
     char *argv[64];
     char store[32][300];
@@ -169,14 +172,17 @@ static int check_cli(const char *exe, const cJSON *c, const char *text, size_t l
     } else {
         /* the exact shape: one compact object, keys in this order, then a newline */
         cJSON *got = out ? cJSON_Parse(out) : NULL;
-        ok = rc == 0 && got && strncmp(out, "{\"bpe_ids\":[", 12) == 0 && strstr(out, "],\"chunks\":[{\"ids\":[") &&
-             out[strlen(out) - 1] == '\n';
+        ok = rc == 0 && got && strncmp(out, "{\"bpe_ids\":[", 12) == 0 &&
+             strstr(out, "],\"chunks\":[{\"ids\":[") && out[strlen(out) - 1] == '\n';
         if (ok) {
             /* bpe_ids and chunks must be equal to the golden values exactly: the CLI rounds
              * multipliers to 6 decimals as the golden files do */
-            cJSON *want_b = cJSON_GetObjectItem(c, "bpe_ids"), *got_b = cJSON_GetObjectItem(got, "bpe_ids");
-            cJSON *want_c = cJSON_GetObjectItem(c, "chunks"), *got_c = cJSON_GetObjectItem(got, "chunks");
-            ok = cJSON_Compare(want_b, got_b, 1) && cJSON_Compare(want_c, got_c, 1) && cJSON_GetArraySize(got) == 2;
+            cJSON *want_b = cJSON_GetObjectItem(c, "bpe_ids"),
+                  *got_b = cJSON_GetObjectItem(got, "bpe_ids");
+            cJSON *want_c = cJSON_GetObjectItem(c, "chunks"),
+                  *got_c = cJSON_GetObjectItem(got, "chunks");
+            ok = cJSON_Compare(want_b, got_b, 1) && cJSON_Compare(want_c, got_c, 1) &&
+                 cJSON_GetArraySize(got) == 2;
         }
         if (!ok) fprintf(stderr, "  rc %d, output: %.300s\n", rc, out ? out : "(none)");
         cJSON_Delete(got);
@@ -211,15 +217,18 @@ static void run_file(vkt_tokenizer *tok, const char *rel, const char *cli)
             cJSON_ArrayForEach(x, listed) cJSON_AddItemToArray(regs, cJSON_Duplicate(x, 1));
         } else {
             const cJSON *ch, *e;
-            cJSON_ArrayForEach(ch, cJSON_GetObjectItem(c, "chunks")) cJSON_ArrayForEach(e, cJSON_GetObjectItem(ch, "embeddings"))
+            cJSON_ArrayForEach(ch, cJSON_GetObjectItem(c, "chunks"))
+                cJSON_ArrayForEach(e, cJSON_GetObjectItem(ch, "embeddings"))
             {
                 int dup = 0;
-                cJSON_ArrayForEach(x, regs) dup |= strcmp(cJSON_GetObjectItem(x, "name")->valuestring,
-                                                          cJSON_GetObjectItem(e, "name")->valuestring) == 0;
+                cJSON_ArrayForEach(x, regs) dup |=
+                    strcmp(cJSON_GetObjectItem(x, "name")->valuestring,
+                           cJSON_GetObjectItem(e, "name")->valuestring) == 0;
                 if (!dup) {
                     cJSON *o = cJSON_CreateObject();
                     cJSON_AddStringToObject(o, "name", cJSON_GetObjectItem(e, "name")->valuestring);
-                    cJSON_AddNumberToObject(o, "vectors", cJSON_GetObjectItem(e, "vectors")->valueint);
+                    cJSON_AddNumberToObject(o, "vectors",
+                                            cJSON_GetObjectItem(e, "vectors")->valueint);
                     cJSON_AddItemToArray(regs, o);
                 }
             }
@@ -233,9 +242,10 @@ static void run_file(vkt_tokenizer *tok, const char *rel, const char *cli)
         } else {
             vkt_prompt_embs *embs = NULL;
             ok = vkt_prompt_embs_create(&embs, &err) == VKT_OK;
-            cJSON_ArrayForEach(x, regs) ok = ok && vkt_prompt_embs_add(embs, tok, cJSON_GetObjectItem(x, "name")->valuestring,
-                                                                       cJSON_GetObjectItem(x, "vectors")->valueint,
-                                                                       NULL, &err) == VKT_OK;
+            cJSON_ArrayForEach(x, regs) ok =
+                ok && vkt_prompt_embs_add(embs, tok, cJSON_GetObjectItem(x, "name")->valuestring,
+                                          cJSON_GetObjectItem(x, "vectors")->valueint, NULL,
+                                          &err) == VKT_OK;
             ok = ok && check_library(tok, c, text, len, embs, &opts);
             vkt_prompt_embs_destroy(embs);
         }
@@ -244,7 +254,8 @@ static void run_file(vkt_tokenizer *tok, const char *rel, const char *cli)
         file_ok += ok;
         cJSON_Delete(regs);
     }
-    printf("%s: %d/%d cases agree%s\n", rel, file_ok, file_cases, cli ? " (vktrain tokenize --json)" : "");
+    printf("%s: %d/%d cases agree%s\n", rel, file_ok, file_cases,
+           cli ? " (vktrain tokenize --json)" : "");
     n_cases += file_cases;
     n_cases_ok += file_ok;
     cJSON_Delete(root);
@@ -257,7 +268,8 @@ static void check_cli_misc(const char *exe)
     char *a1[] = {(char *)exe, "tokenize", "--embedding", "myemb:2", "-", NULL};
     const char *p = "a (red) cat, myemb";
     int rc = run(a1, p, strlen(p), &out);
-    TK_CHECK(rc == 0 && out && strstr(out, "red</w>") && strstr(out, "1.1") && strstr(out, "[myemb vector 2/2]") &&
+    TK_CHECK(rc == 0 && out && strstr(out, "red</w>") && strstr(out, "1.1") &&
+                 strstr(out, "[myemb vector 2/2]") &&
                  strstr(out, "embedding myemb at 5, 2 vectors") && strstr(out, "(padding)"),
              "table output: %.400s", out ? out : "");
     free(out);
@@ -279,8 +291,8 @@ static void check_cli_misc(const char *exe)
     free(out);
     char *a6[] = {(char *)exe, "tokenize", "--json", "--", "-x (y)", NULL};
     rc = run(a6, "", 0, &out);
-    TK_CHECK(rc == 0 && out && strstr(out, "\"multipliers\":[1.0,1.0,1.0,1.1,1.0"), "-- ends options: %.200s",
-             out ? out : "");
+    TK_CHECK(rc == 0 && out && strstr(out, "\"multipliers\":[1.0,1.0,1.0,1.1,1.0"),
+             "-- ends options: %.200s", out ? out : "");
     free(out);
 }
 

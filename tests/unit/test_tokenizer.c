@@ -18,10 +18,11 @@ static void expect_ids(const char *s, size_t len, const int32_t *want, const cha
     vkt_err err = {0};
     vkt_status st = vkt_tokenizer_encode(tok, s, len, &ids, &err);
     size_t n = 0;
-    while (want[n] >= 0) n++;
+    while (want[n] >= 0)
+        n++;
     int ok = st == VKT_OK && ids.n == n && (n == 0 || memcmp(ids.v, want, n * sizeof *want) == 0);
-    TK_CHECK(ok, "%s: st %d (%s), %zu ids (first %d), want %zu (first %d)", what, st, err.msg, ids.n,
-             ids.n ? ids.v[0] : -1, n, n ? want[0] : -1);
+    TK_CHECK(ok, "%s: st %d (%s), %zu ids (first %d), want %zu (first %d)", what, st, err.msg,
+             ids.n, ids.n ? ids.v[0] : -1, n, n ? want[0] : -1);
     vkt_ids_fini(&ids);
 }
 #define EXPECT(s, ...) expect_ids(s, strlen(s), (const int32_t[]){__VA_ARGS__, -1}, s)
@@ -38,28 +39,43 @@ static int same_ids(const char *a, size_t na, const char *b, size_t nb)
     vkt_ids_fini(&y);
     return ok;
 }
-#define SAME(a, b) TK_CHECK(same_ids(a, strlen(a), b, strlen(b)), "same ids: \"%s\" vs \"%s\"", a, b)
+#define SAME(a, b)                                                                                 \
+    TK_CHECK(same_ids(a, strlen(a), b, strlen(b)), "same ids: \"%s\" vs \"%s\"", a, b)
 
 static void test_vocab_layout(void)
 {
-    struct { int32_t id; const char *sym; } rows[] = {
-        {0, "!"},     {255, "\xc5\x83"} /* U+0143 = byte 173 */, {188, "\xc4\x80"} /* byte 0 = U+0100 */,
-        {256, "!</w>"}, {265, "*</w>"}, {267, ",</w>"}, {320, "a</w>"}, {512, "in"} /* merge 0: "i n" */,
-        {49405, "jekyll</w>"} /* last used merge "jeky ll</w>" */, {49406, "<|startoftext|>"},
+    struct {
+        int32_t id;
+        const char *sym;
+    } rows[] = {
+        {0, "!"},
+        {255, "\xc5\x83"} /* U+0143 = byte 173 */,
+        {188, "\xc4\x80"} /* byte 0 = U+0100 */,
+        {256, "!</w>"},
+        {265, "*</w>"},
+        {267, ",</w>"},
+        {320, "a</w>"},
+        {512, "in"} /* merge 0: "i n" */,
+        {49405, "jekyll</w>"} /* last used merge "jeky ll</w>" */,
+        {49406, "<|startoftext|>"},
         {49407, "<|endoftext|>"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
         const char *s = vkt_tokenizer_symbol(tok, rows[i].id);
-        TK_CHECK(s && strcmp(s, rows[i].sym) == 0, "symbol %d: %s, want %s", rows[i].id, s ? s : "(null)",
-                 rows[i].sym);
+        TK_CHECK(s && strcmp(s, rows[i].sym) == 0, "symbol %d: %s, want %s", rows[i].id,
+                 s ? s : "(null)", rows[i].sym);
     }
     TK_CHECK(vkt_tokenizer_symbol(tok, -1) == NULL && vkt_tokenizer_symbol(tok, 49408) == NULL,
              "out-of-range ids have no symbol");
     char buf[64];
-    TK_CHECK(vkt_tokenizer_decode_id(tok, 320, buf, sizeof buf) == 2 && strcmp(buf, "a ") == 0, "decode a</w>");
-    TK_CHECK(vkt_tokenizer_decode_id(tok, 1125, buf, sizeof buf) == 6 && strcmp(buf, "photo ") == 0, "decode photo");
-    TK_CHECK(vkt_tokenizer_decode_id(tok, 188, buf, sizeof buf) == 1 && buf[0] == 0, "decode byte 0");
-    TK_CHECK(vkt_tokenizer_decode_id(tok, 1125, buf, 3) == 6 && strcmp(buf, "ph") == 0, "decode truncates");
+    TK_CHECK(vkt_tokenizer_decode_id(tok, 320, buf, sizeof buf) == 2 && strcmp(buf, "a ") == 0,
+             "decode a</w>");
+    TK_CHECK(vkt_tokenizer_decode_id(tok, 1125, buf, sizeof buf) == 6 && strcmp(buf, "photo ") == 0,
+             "decode photo");
+    TK_CHECK(vkt_tokenizer_decode_id(tok, 188, buf, sizeof buf) == 1 && buf[0] == 0,
+             "decode byte 0");
+    TK_CHECK(vkt_tokenizer_decode_id(tok, 1125, buf, 3) == 6 && strcmp(buf, "ph") == 0,
+             "decode truncates");
     TK_CHECK(vkt_tokenizer_decode_id(tok, 49408, buf, sizeof buf) == -1, "decode bad id");
 }
 
@@ -105,33 +121,40 @@ static void test_rules(void)
     char *c = NULL;
     vkt_err err = {0};
     TK_CHECK(vkt_tokenizer_clean("ΟΔΟΣ ΣΑΣ.", strlen("ΟΔΟΣ ΣΑΣ."), &c, NULL, &err) == VKT_OK &&
-                 strcmp(c, "οδος σας.") == 0, "final sigma: %s", c ? c : err.msg);
+                 strcmp(c, "οδος σας.") == 0,
+             "final sigma: %s", c ? c : err.msg);
     free(c);
     c = NULL;
-    TK_CHECK(vkt_tokenizer_clean("İ", strlen("İ"), &c, NULL, &err) == VKT_OK && strcmp(c, "i\xcc\x87") == 0,
+    TK_CHECK(vkt_tokenizer_clean("İ", strlen("İ"), &c, NULL, &err) == VKT_OK &&
+                 strcmp(c, "i\xcc\x87") == 0,
              "dotted capital I");
     free(c);
     c = NULL;
     /* strip() also removes U+001C..U+001F at the ends; inside, \s of the regex module does not */
-    TK_CHECK(vkt_tokenizer_clean("\x1c a\x1d b \x1f", 8, &c, NULL, &err) == VKT_OK && strcmp(c, "a\x1d b") == 0,
+    TK_CHECK(vkt_tokenizer_clean("\x1c a\x1d b \x1f", 8, &c, NULL, &err) == VKT_OK &&
+                 strcmp(c, "a\x1d b") == 0,
              "information separators: \"%s\"", c ? c : err.msg);
     free(c);
     c = NULL;
     TK_CHECK(vkt_tokenizer_clean("a\0b", 3, &c, NULL, &err) == VKT_OK && memcmp(c, "a\0b", 4) == 0,
              "NUL is an ordinary character");
     free(c);
-    /* CJK, emoji, RTL: bytes beyond the vocabulary's words fall back to byte symbols; nothing is lost */
-    const char *texts[] = {"東京タワー", "👨‍👩‍👧 ❤️", "שלום مرحبا", "\xf0\x9f\x98\x80"};
+    /* CJK, emoji, RTL: bytes beyond the vocabulary's words fall back to byte symbols; nothing is
+     * lost */
+    const char *texts[] = {"東京タワー", "👨‍👩‍👧 ❤️", "שלום مرحبا",
+                           "\xf0\x9f\x98\x80"};
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         vkt_ids ids = {0};
-        TK_CHECK(vkt_tokenizer_encode(tok, texts[i], strlen(texts[i]), &ids, &err) == VKT_OK && ids.n > 0,
+        TK_CHECK(vkt_tokenizer_encode(tok, texts[i], strlen(texts[i]), &ids, &err) == VKT_OK &&
+                     ids.n > 0,
                  "unicode %zu", i);
         char out[256] = {0}, piece[64];
         size_t k = 0;
         for (size_t j = 0; j < ids.n; j++) {
             int n = vkt_tokenizer_decode_id(tok, ids.v[j], piece, sizeof piece);
             TK_CHECK(n > 0, "decode");
-            if (n > 0 && k + (size_t)n < sizeof out) memcpy(out + k, piece, (size_t)n), k += (size_t)n;
+            if (n > 0 && k + (size_t)n < sizeof out)
+                memcpy(out + k, piece, (size_t)n), k += (size_t)n;
         }
         /* decoding gives the pre-tokens, each ended by a space */
         char *spaced = strdup(texts[i]);
@@ -151,9 +174,16 @@ static void test_rules(void)
 
 static void test_invalid_utf8(void)
 {
-    struct { const char *s; size_t n; size_t at; } bad[] = {
-        {"\xff", 1, 0}, {"ab\xc3", 3, 2}, {"a\xed\xa0\x80", 4, 1} /* surrogate */,
-        {"\xc0\xaf", 2, 0} /* overlong */, {"ok \xf4\x90\x80\x80", 7, 3} /* > U+10FFFF */,
+    struct {
+        const char *s;
+        size_t n;
+        size_t at;
+    } bad[] = {
+        {"\xff", 1, 0},
+        {"ab\xc3", 3, 2},
+        {"a\xed\xa0\x80", 4, 1} /* surrogate */,
+        {"\xc0\xaf", 2, 0} /* overlong */,
+        {"ok \xf4\x90\x80\x80", 7, 3} /* > U+10FFFF */,
         {"\x80", 1, 0},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -204,13 +234,15 @@ static void test_vocab_files(void)
     vkt_tokenizer *t2 = NULL;
     TK_CHECK(vkt_tokenizer_create(plain_path, &t2, &err) == VKT_OK, "plain merges: %s", err.msg);
     vkt_tokenizer *t3 = NULL;
-    TK_CHECK(vkt_tokenizer_create(gz_path, &t3, &err) == VKT_OK, "gz merges from a path: %s", err.msg);
+    TK_CHECK(vkt_tokenizer_create(gz_path, &t3, &err) == VKT_OK, "gz merges from a path: %s",
+             err.msg);
     const char *probe = "A photo of a café, 東京, emoji 😀 and jekyll's 12";
     vkt_ids a = {0}, b = {0}, c = {0};
     vkt_tokenizer_encode(tok, probe, strlen(probe), &a, &err);
     if (t2) vkt_tokenizer_encode(t2, probe, strlen(probe), &b, &err);
     if (t3) vkt_tokenizer_encode(t3, probe, strlen(probe), &c, &err);
-    TK_CHECK(a.n > 0 && a.n == b.n && a.n == c.n && !memcmp(a.v, b.v, a.n * 4) && !memcmp(a.v, c.v, a.n * 4),
+    TK_CHECK(a.n > 0 && a.n == b.n && a.n == c.n && !memcmp(a.v, b.v, a.n * 4) &&
+                 !memcmp(a.v, c.v, a.n * 4),
              "same ids from embedded, plain and gz files");
     vkt_ids_fini(&a);
     vkt_ids_fini(&b);
@@ -225,13 +257,15 @@ static void test_vocab_files(void)
     TK_CHECK(write_bytes(short_path, text, cut), "write short");
     t2 = NULL;
     vkt_status st = vkt_tokenizer_create(short_path, &t2, &err);
-    TK_CHECK(st == VKT_ERR_FORMAT && t2 == NULL && strstr(err.msg, "48894"), "short file: %s", err.msg);
+    TK_CHECK(st == VKT_ERR_FORMAT && t2 == NULL && strstr(err.msg, "48894"), "short file: %s",
+             err.msg);
     /* a malformed line: file line 3 (the second merge) has one field */
     {
         size_t bn = 0, bcap = 48894 * 4 + 64;
         char *bad = malloc(bcap);
         bn += (size_t)sprintf(bad, "#version: 0.2\ni n\nxyz\n");
-        for (int l = 0; l < 48894; l++) bn += (size_t)sprintf(bad + bn, "a b\n");
+        for (int l = 0; l < 48894; l++)
+            bn += (size_t)sprintf(bad + bn, "a b\n");
         TK_CHECK(write_bytes(bad_path, bad, bn), "write bad");
         free(bad);
         st = vkt_tokenizer_create(bad_path, &t2, &err);
@@ -263,16 +297,19 @@ static void test_long_and_cache(void)
     /* a 200,000-letter word: one pre-token; decoding gives it back with the word end */
     size_t n = 200000;
     char *s = malloc(n + 1);
-    for (size_t i = 0; i < n; i++) s[i] = "abcdefghij"[(i * 7 + i / 13) % 10];
+    for (size_t i = 0; i < n; i++)
+        s[i] = "abcdefghij"[(i * 7 + i / 13) % 10];
     s[n] = 0;
     vkt_ids ids = {0};
-    TK_CHECK(vkt_tokenizer_encode(tok, s, n, &ids, &err) == VKT_OK && ids.n > 0 && ids.n < n, "long word");
+    TK_CHECK(vkt_tokenizer_encode(tok, s, n, &ids, &err) == VKT_OK && ids.n > 0 && ids.n < n,
+             "long word");
     size_t k = 0;
     int ok = 1;
     char piece[128];
     for (size_t i = 0; i < ids.n && ok; i++) {
         int m = vkt_tokenizer_decode_id(tok, ids.v[i], piece, sizeof piece);
-        ok = m > 0 && k + (size_t)m <= n + 1 && memcmp(piece, s + k, (size_t)m - (i + 1 == ids.n)) == 0;
+        ok = m > 0 && k + (size_t)m <= n + 1 &&
+             memcmp(piece, s + k, (size_t)m - (i + 1 == ids.n)) == 0;
         k += (size_t)m;
     }
     TK_CHECK(ok && k == n + 1, "long word decodes back (%zu of %zu bytes)", k, n + 1);
@@ -286,14 +323,18 @@ static void test_long_and_cache(void)
     static size_t nfirst[W];
     unsigned x = 12345;
     for (int i = 0; i < W; i++) {
-        for (int j = 0; j < 6; j++) x = x * 1103515245u + 12345u, words[i][j] = (char)('a' + (x >> 16) % 26);
+        for (int j = 0; j < 6; j++)
+            x = x * 1103515245u + 12345u, words[i][j] = (char)('a' + (x >> 16) % 26);
         words[i][6] = 0;
     }
     ok = 1;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < W; i++) {
             vkt_ids w = {0};
-            if (vkt_tokenizer_encode(tok, words[i], 6, &w, &err) != VKT_OK || w.n > 8) { ok = 0; break; }
+            if (vkt_tokenizer_encode(tok, words[i], 6, &w, &err) != VKT_OK || w.n > 8) {
+                ok = 0;
+                break;
+            }
             if (pass == 0) {
                 memcpy(first[i], w.v, w.n * sizeof *w.v);
                 nfirst[i] = w.n;
@@ -319,11 +360,14 @@ static void test_alloc_failures(void)
         vkt_err err = {0};
         vkt_tokenizer *t = NULL;
         vkt_status st = vkt_tokenizer_create(NULL, &t, &err);
-        if (st == VKT_OK) successes++;
-        else failures += st == VKT_ERR_NOMEM;
+        if (st == VKT_OK)
+            successes++;
+        else
+            failures += st == VKT_ERR_NOMEM;
         vkt_tokenizer_destroy(t);
     }
-    TK_CHECK(failures > 3 && successes > 0, "create: NOMEM %d times, then ok %d times", failures, successes);
+    TK_CHECK(failures > 3 && successes > 0, "create: NOMEM %d times, then ok %d times", failures,
+             successes);
     unsetenv("VKTRAIN_FAIL_ALLOC");
     vkt_fault_reset();
     failures = successes = 0;
@@ -334,19 +378,23 @@ static void test_alloc_failures(void)
         char v[16], text[128];
         snprintf(v, sizeof v, "%d", n);
         /* a new word each time so the cache cannot answer */
-        snprintf(text, sizeof text, "a photo of a café, 東京 😀 x%dqz%c%c %c", n, 'a' + n % 26, 'a' + n / 26, 'b' + n % 20);
+        snprintf(text, sizeof text, "a photo of a café, 東京 😀 x%dqz%c%c %c", n, 'a' + n % 26,
+                 'a' + n / 26, 'b' + n % 20);
         setenv("VKTRAIN_FAIL_ALLOC", v, 1);
         vkt_fault_reset();
         vkt_ids ids = {0};
         vkt_status st = vkt_tokenizer_encode(t, text, strlen(text), &ids, &err);
-        if (st == VKT_OK) successes++;
-        else failures += st == VKT_ERR_NOMEM && ids.n == 0;
+        if (st == VKT_OK)
+            successes++;
+        else
+            failures += st == VKT_ERR_NOMEM && ids.n == 0;
         vkt_ids_fini(&ids);
     }
     unsetenv("VKTRAIN_FAIL_ALLOC");
     vkt_fault_reset();
     vkt_tokenizer_destroy(t);
-    TK_CHECK(failures > 3 && successes > 0, "encode: NOMEM %d times, then ok %d times", failures, successes);
+    TK_CHECK(failures > 3 && successes > 0, "encode: NOMEM %d times, then ok %d times", failures,
+             successes);
 }
 
 int main(void)
