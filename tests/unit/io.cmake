@@ -1,5 +1,5 @@
 # io/: file formats (no Vulkan needed, but tests still run under the common environment).
-foreach(t safetensors torch pt_writer zip_pickle)
+foreach(t safetensors torch pt_writer zip_pickle hash)
   add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE vkt_io vkt_base vkt_testkit m PkgConfig::ZLIB)
   vkt_add_test(NAME unit.io.${t} LABEL unit COMMAND test_${t})
