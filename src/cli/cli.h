@@ -19,6 +19,7 @@ typedef struct vkt_cli_cmd {
 int vkt_cmd_devices(int argc, char **argv);
 int vkt_cmd_selftest(int argc, char **argv);
 int vkt_cmd_demo(int argc, char **argv);
+int vkt_cmd_info(int argc, char **argv);
 int vkt_cmd_bench(int argc, char **argv);
 int vkt_cmd_make_tiny_model(int argc, char **argv);
 int vkt_cmd_compare(int argc, char **argv);

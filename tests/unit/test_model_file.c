@@ -478,8 +478,36 @@ static void test_tiny(void)
     free(r.v);
 }
 
-int main(void)
+/* `--write DIR`: SD1.5-shaped sparse files for tests/e2e/info.sh (kept, not checked here). */
+static int write_files(const char *dir)
 {
+    vkt_err err = {0};
+    if (vkt_mkdirs(dir, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    tmp = dir;
+    rows r = load_tsv();
+    if (r.n != 1143) return fprintf(stderr, "sd15-keys.tsv not found (VKT_SOURCE_DIR?)\n"), 1;
+    bool ok = write_sparse(P("sd15.safetensors"), &r, NULL, NULL);
+    for (size_t i = 0; i < r.n; i++)
+        if (strcmp(r.v[i].key, "model.diffusion_model.input_blocks.0.0.weight") == 0) r.v[i].shape[1] = 9;
+    ok = ok && write_sparse(P("inpaint.safetensors"), &r, NULL, NULL);
+    rows d = load_diffusers_tsv();
+    const char *parts[][2] = {{"unet", "diffusion_pytorch_model.safetensors"}, {"text_encoder", "model.safetensors"},
+                              {"vae", "diffusion_pytorch_model.safetensors"}};
+    for (int i = 0; i < 3 && ok; i++) {
+        char sub[2200], path[2300];
+        snprintf(sub, sizeof sub, "%s/sd15-diffusers/%s", dir, parts[i][0]);
+        ok = vkt_mkdirs(sub, &err) == VKT_OK;
+        snprintf(path, sizeof path, "%s/%s", sub, parts[i][1]);
+        ok = ok && write_sparse(path, &d, parts[i][0], NULL);
+    }
+    free(r.v);
+    free(d.v);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write") == 0) return write_files(argv[2]);
     tmp = tk_tmpdir("model_file");
     static char tmpbuf[2048];
     snprintf(tmpbuf, sizeof tmpbuf, "%s", tmp);
