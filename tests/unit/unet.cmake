@@ -1,0 +1,5 @@
+# models/unet: the UNet's blocks and the whole model on the tiny model vs tests/golden/ (PyTorch
+# reference data from tests/reference/make_golden.py), fp32 and fp16 storage.
+add_executable(test_unet ${CMAKE_CURRENT_LIST_DIR}/test_unet.c)
+target_link_libraries(test_unet PRIVATE vkt_models vkt_testkit)
+vkt_add_test(NAME golden.unet.resblock LABEL golden COMMAND test_unet resblock)
