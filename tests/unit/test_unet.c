@@ -11,9 +11,13 @@
 
 #include "base/fault.h"
 #include "io/safetensors.h"
+#include "io/torch_file.h"
 #include "models/tiny_model.h"
 #include "models/unet_blocks.h"
 #include "nn/ops/act.h"
+#include "nn/ops/binary.h"
+#include "nn/ops/layernorm.h"
+#include "nn/ops/matmul.h"
 #include "testkit.h"
 
 #define TOL_FWD_F32 1e-4
@@ -213,6 +217,332 @@ static void test_resblock(void)
     }
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* A test hypernetwork on the k/v hook: the webui's residual MLP m(c) = c + MLP(c) (spec §6), read
+ * from a webui .pt (tests/golden/hn_ln.pt: linear / hardswish / LayerNorm layers), with input
+ * gradients chained through the hook and its own parameter gradients accumulated, to show that
+ * the hook gives a hypernetwork everything its training needs. */
+
+#define HN_MAX_LAYERS 16
+#define HN_MAX_APPLY 32
+
+typedef struct hn_layer {
+    int kind; /* 0 linear, 1 activation (hardswish: the webui's "swish"), 2 LayerNorm */
+    int idx;  /* the `linear.<idx>` index */
+    vkt_tensor w, b, dw, db;
+} hn_layer;
+
+typedef struct hn_module {
+    int64_t dim;
+    int n;
+    hn_layer l[HN_MAX_LAYERS];
+} hn_module;
+
+typedef struct hn_saved { /* one module application */
+    const hn_module *mod;
+    vkt_tensor in[HN_MAX_LAYERS], m[HN_MAX_LAYERS], r[HN_MAX_LAYERS];
+} hn_saved;
+
+typedef struct test_hn {
+    vkt_device *dev;
+    vkt_dtype dt;
+    int n_sizes;
+    hn_module mods[2][2]; /* [size][0: k, 1: v] */
+    hn_saved saved[HN_MAX_APPLY][2];
+    int n_calls_fwd, n_calls_bwd;
+} test_hn;
+
+static vkt_status upload_td(vkt_device *dev, vkt_dtype dt, const vkt_tensor_data *td, const char *what,
+                            vkt_tensor *out, vkt_err *err)
+{
+    int64_t shape[VKT_MAX_DIMS];
+    for (int i = 0; i < td->ndim; i++) shape[i] = td->shape[i];
+    float *v = vkt_malloc(vkt_tensor_data_numel(td) * sizeof *v);
+    if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "%s", what);
+    vkt_status st = vkt_tensor_data_to_f32(td, v, err);
+    if (!st) st = vkt_tensor_alloc(dev, dt, td->ndim, shape, what, out, err);
+    if (!st) st = vkt_tensor_upload_f32(dev, out, v, err);
+    free(v);
+    return st;
+}
+
+static vkt_status test_hn_load(test_hn *h, vkt_device *dev, vkt_dtype dt, const char *path, vkt_err *err)
+{
+    memset(h, 0, sizeof *h);
+    h->dev = dev;
+    h->dt = dt;
+    vkt_torch *t = NULL;
+    vkt_status st = vkt_torch_open(path, 0, &t, err);
+    if (st) return st;
+    const vkt_py *root = vkt_torch_root(t);
+    const int64_t sizes[2] = {128, 64};
+    for (int si = 0; si < 2 && !st; si++) {
+        const vkt_py *pair = vkt_py_get_int(root, sizes[si]);
+        if (vkt_py_len(pair) != 2) {
+            st = vkt_fail(err, VKT_ERR_FORMAT, "%s: no module pair for size %lld", path, (long long)sizes[si]);
+            break;
+        }
+        for (int j = 0; j < 2 && !st; j++) {
+            const vkt_py *sd = vkt_py_item(pair, (size_t)j);
+            hn_module *m = &h->mods[si][j];
+            m->dim = sizes[si];
+            int max_idx = -1;
+            for (size_t e = 0; e < vkt_py_len(sd); e++) {
+                int idx;
+                const char *k = vkt_py_str(vkt_py_key(sd, e));
+                if (k && sscanf(k, "linear.%d.", &idx) == 1 && idx > max_idx) max_idx = idx;
+            }
+            for (int idx = 0; idx <= max_idx && idx < HN_MAX_LAYERS && !st; idx++) {
+                char kw[64], kb[64];
+                snprintf(kw, sizeof kw, "linear.%d.weight", idx);
+                snprintf(kb, sizeof kb, "linear.%d.bias", idx);
+                const vkt_tensor_data *w = vkt_py_tensor(vkt_py_get(sd, kw)), *b = vkt_py_tensor(vkt_py_get(sd, kb));
+                hn_layer *l = &m->l[m->n++];
+                l->idx = idx;
+                if (!w) {
+                    l->kind = 1;
+                    continue;
+                }
+                l->kind = w->ndim == 2 ? 0 : 2;
+                st = upload_td(dev, dt, w, kw, &l->w, err);
+                if (!st) st = upload_td(dev, dt, b, kb, &l->b, err);
+                if (!st) st = vkt_tensor_alloc(dev, dt, l->w.ndim, l->w.shape, "dw", &l->dw, err);
+                if (!st) st = vkt_tensor_alloc(dev, dt, 1, l->b.shape, "db", &l->db, err);
+                if (!st) st = vkt_tensor_zero(dev, &l->dw, err);
+                if (!st) st = vkt_tensor_zero(dev, &l->db, err);
+            }
+        }
+    }
+    h->n_sizes = 2;
+    vkt_torch_close(t);
+    return st;
+}
+
+static void test_hn_free(test_hn *h)
+{
+    for (int si = 0; si < 2; si++)
+        for (int j = 0; j < 2; j++)
+            for (int i = 0; i < h->mods[si][j].n; i++) {
+                hn_layer *l = &h->mods[si][j].l[i];
+                if (l->kind == 1) continue;
+                vkt_tensor *ts[4] = {&l->w, &l->b, &l->dw, &l->db};
+                for (int k = 0; k < 4; k++)
+                    if (ts[k]->buf) vkt_tensor_free(h->dev, ts[k]);
+            }
+}
+
+/* y = c + MLP(c), saving each layer's input (and LayerNorm statistics). */
+static vkt_status hn_module_fwd(vkt_step *s, const hn_module *m, const vkt_tensor *c, vkt_tensor *y, hn_saved *sv,
+                                vkt_err *err)
+{
+    vkt_tensor h = *c;
+    vkt_status st = VKT_OK;
+    sv->mod = m;
+    for (int i = 0; i < m->n && !st; i++) {
+        const hn_layer *l = &m->l[i];
+        vkt_tensor out;
+        int64_t sh[3] = {h.shape[0], h.shape[1], l->kind == 0 ? l->w.shape[0] : h.shape[2]};
+        sv->in[i] = h;
+        st = vkt_unet_tmp(s, h.dtype, 3, sh, "hn layer", &out, err);
+        if (st) break;
+        if (l->kind == 0) {
+            st = vkt_op_linear_fwd(s, &h, &l->w, &l->b, &out, err);
+        } else if (l->kind == 1) {
+            st = vkt_op_act_fwd(s, VKT_ACT_HARDSWISH, 0.0f, &h, &out, err);
+        } else {
+            st = vkt_unet_tmp(s, VKT_F32, 2, sh, "hn ln mean", &sv->m[i], err);
+            if (!st) st = vkt_unet_tmp(s, VKT_F32, 2, sh, "hn ln rstd", &sv->r[i], err);
+            if (!st) st = vkt_op_layernorm_fwd(s, &h, &l->w, &l->b, 1e-5f, &out, &sv->m[i], &sv->r[i], err);
+        }
+        h = out;
+    }
+    if (!st) st = vkt_unet_tmp(s, c->dtype, 3, c->shape, "hn out", y, err);
+    if (!st) st = vkt_op_add_fwd(s, c, &h, y, err);
+    return st;
+}
+
+/* dc += d/dc of the module for upstream dy; parameter gradients accumulate. */
+static vkt_status hn_module_bwd(vkt_step *s, const hn_saved *sv, const vkt_tensor *dy, vkt_tensor *dc, vkt_err *err)
+{
+    const hn_module *m = sv->mod;
+    vkt_tensor dh = *dy;
+    vkt_status st = VKT_OK;
+    for (int i = m->n - 1; i >= 0 && !st; i--) {
+        const hn_layer *l = &m->l[i];
+        vkt_tensor dprev;
+        st = vkt_unet_tmp(s, dy->dtype, 3, sv->in[i].shape, "d hn layer", &dprev, err);
+        if (st) break;
+        if (l->kind == 0)
+            st = vkt_op_linear_bwd(s, &sv->in[i], &l->w, &dh, &dprev, VKT_GRAD_OVERWRITE, (vkt_tensor *)&l->dw,
+                                   (vkt_tensor *)&l->db, VKT_GRAD_ACCUMULATE, err);
+        else if (l->kind == 1)
+            st = vkt_op_act_bwd(s, VKT_ACT_HARDSWISH, 0.0f, &sv->in[i], &dh, &dprev, VKT_GRAD_OVERWRITE, err);
+        else
+            st = vkt_op_layernorm_bwd(s, &sv->in[i], &l->w, &sv->m[i], &sv->r[i], &dh, &dprev, VKT_GRAD_OVERWRITE,
+                                      (vkt_tensor *)&l->dw, (vkt_tensor *)&l->db, VKT_GRAD_ACCUMULATE, err);
+        dh = dprev;
+    }
+    if (!st) st = vkt_op_axpy(s, 1.0f, &dh, 1.0f, dc, err);
+    if (!st) st = vkt_op_axpy(s, 1.0f, dy, 1.0f, dc, err);
+    return st;
+}
+
+static vkt_status hn_fwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, const vkt_tensor *c, vkt_tensor *ck,
+                         vkt_tensor *cv, vkt_err *err)
+{
+    test_hn *h = user;
+    h->n_calls_fwd++;
+    for (int si = 0; si < h->n_sizes; si++) {
+        if (h->mods[si][0].dim != a->dim) continue;
+        if (a->index >= HN_MAX_APPLY) return vkt_fail(err, VKT_ERR_UNSUPPORTED, "test hn: attention %d", a->index);
+        vkt_status st = hn_module_fwd(s, &h->mods[si][0], c, ck, &h->saved[a->index][0], err);
+        if (!st) st = hn_module_fwd(s, &h->mods[si][1], c, cv, &h->saved[a->index][1], err);
+        return st;
+    }
+    *ck = *cv = *c; /* no module of this size: unchanged */
+    return VKT_OK;
+}
+
+static vkt_status hn_bwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, const vkt_tensor *dck,
+                         const vkt_tensor *dcv, vkt_tensor *dc, vkt_err *err)
+{
+    test_hn *h = user;
+    h->n_calls_bwd++;
+    vkt_tensor tmp;
+    vkt_status st = VKT_OK;
+    if (!dc) { /* parameter gradients only: a scratch d c */
+        st = vkt_unet_tmp(s, dck->dtype, 3, dck->shape, "hn dc scratch", &tmp, err);
+        if (!st) st = vkt_op_scale_fwd(s, dck, 0.0f, 0.0f, &tmp, err);
+        dc = &tmp;
+    }
+    if (!st) st = hn_module_bwd(s, &h->saved[a->index][0], dck, dc, err);
+    if (!st) st = hn_module_bwd(s, &h->saved[a->index][1], dcv, dc, err);
+    return st;
+}
+
+/* Compares every grad_hn.* of the golden file with the hook's accumulated parameter gradients.
+ * Tensors listed in vktrain.zero_in_exact_arithmetic are compared against the largest max|ref|
+ * of the family (eval-case.md: absolute tolerance for gradients that are rounding noise). */
+static void test_hn_compare(env *e, test_hn *h, double tol)
+{
+    const char *zero = vkt_safetensors_meta(e->gold, "vktrain.zero_in_exact_arithmetic");
+    double fam = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int si = 0; si < 2; si++)
+            for (int j = 0; j < 2; j++)
+                for (int i = 0; i < h->mods[si][j].n; i++) {
+                    hn_layer *l = &h->mods[si][j].l[i];
+                    if (l->kind == 1) continue;
+                    for (int wb = 0; wb < 2; wb++) {
+                        char name[96];
+                        snprintf(name, sizeof name, "grad_hn.%lld.%d.linear.%d.%s", (long long)h->mods[si][j].dim, j,
+                                 l->idx, wb ? "bias" : "weight");
+                        vkt_err err = {0};
+                        size_t k = 0;
+                        float *ref = gold_f32(e, name, &k, &err);
+                        float *got = vkt_malloc((k ? k : 1) * sizeof *got);
+                        const vkt_tensor *t = wb ? &l->db : &l->dw;
+                        TK_CHECK(ref && got && (size_t)vkt_tensor_numel(t) == k, "%s: %s", name, err.msg);
+                        if (ref && got && (size_t)vkt_tensor_numel(t) == k &&
+                            vkt_tensor_download_f32(e->dev, t, got, &err) == VKT_OK) {
+                            double md = 0, mr = 0;
+                            for (size_t q = 0; q < k; q++) {
+                                double d = fabs((double)got[q] - ref[q]);
+                                if (!(d <= md)) md = d;
+                                if (fabs(ref[q]) > mr) mr = fabs(ref[q]);
+                            }
+                            if (pass == 0) {
+                                if (mr > fam) fam = mr;
+                            } else {
+                                bool z = zero && strstr(zero, name);
+                                double rel = md / (z ? fam : (mr > 0 ? mr : 1));
+                                TK_CHECK(rel <= tol, "%s error %.3e > %.0e%s", name, rel, tol, z ? " (abs/family)" : "");
+                                if (z) printf("  %-40s err %.3e of the family's max (zero in exact arithmetic)\n", name, rel);
+                                else printf("  %-40s err %.3e (tol %.0e)\n", name, rel, tol);
+                            }
+                        }
+                        free(ref);
+                        free(got);
+                    }
+                }
+}
+
+/* One SpatialTransformer golden: out, grad_x, grad_context for the file's x, context, grad_out. */
+static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool with_hn)
+{
+    test_hn *hn = NULL;
+    vkt_unet_kv_hook hk = {hn_fwd, hn_bwd, NULL}, *hook = NULL;
+    env e;
+    vkt_err err = {0};
+    vkt_weights *w = NULL;
+    vkt_tensor in[3] = {{0}}; /* x, context, grad_out */
+    const bool f16 = dt == VKT_F16;
+    vkt_status st = env_init(&e, file, &err);
+    if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
+        printf("%s: no f16 storage on this device, fp16 case skipped\n", file);
+        goto done;
+    }
+    vkt_unet_st *t = vkt_calloc(1, sizeof *t);
+    int idx = 0;
+    if (!t) st = vkt_fail(&err, VKT_ERR_NOMEM, "st");
+    if (!st) st = vkt_weights_create(e.dev, dt, &w, &err);
+    if (!st) st = vkt_unet_st_load(w, &e.src, prefix, -1, -1, 4, &idx, t, &err);
+    if (!st) TK_CHECK(idx == 2 && t->depth == 1 && t->ctx == 128 && t->c == 64, "st dims: %d attentions, depth %d",
+                      idx, t->depth);
+    if (!st && with_hn) {
+        if (!(hn = vkt_calloc(1, sizeof *hn))) st = vkt_fail(&err, VKT_ERR_NOMEM, "hn");
+        if (!st) st = test_hn_load(hn, e.dev, dt, tk_src("tests/golden/hn_ln.pt"), &err);
+        hk.user = hn;
+        hook = &hk;
+    }
+    if (!st) st = gold_tensor(&e, "x", dt, &in[0], &err);
+    if (!st) st = gold_tensor(&e, "context", dt, &in[1], &err);
+    if (!st) st = gold_tensor(&e, "grad_out", dt, &in[2], &err);
+    vkt_tensor y, dx, dc;
+    vkt_unet_st_saved *sv = vkt_calloc(1, sizeof *sv);
+    if (!st && !sv) st = vkt_fail(&err, VKT_ERR_NOMEM, "saved");
+    if (!st) st = vkt_step_begin_planned(e.step, &err);
+    if (!st) st = vkt_unet_st_fwd(e.step, t, &in[0], &in[1], hook, &y, sv, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 4, in[0].shape, "dx", &dx, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 3, in[1].shape, "d context", &dc, &err);
+    if (!st) st = vkt_op_scale_fwd(e.step, &in[1], 0.0f, 0.0f, &dc, &err); /* zero: the backward accumulates */
+    if (!st) st = vkt_unet_st_bwd(e.step, t, sv, hook, &in[2], &dx, VKT_GRAD_OVERWRITE, &dc, &err);
+    if (!st) st = vkt_step_keep(e.step, &y, &err);
+    if (!st) st = vkt_step_keep(e.step, &dx, &err);
+    if (!st) st = vkt_step_keep(e.step, &dc, &err);
+    if (!st) st = vkt_step_run(e.step, &err);
+    TK_CHECK(st == VKT_OK, "%s: %s", file, err.msg);
+    if (!st) {
+        char what[64];
+        snprintf(what, sizeof what, "%s %s", prefix, f16 ? "fp16" : "fp32");
+        compare(&e, what, &y, "out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
+        compare(&e, what, &dx, "grad_x", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+        compare(&e, what, &dc, "grad_context", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+        if (hn) {
+            TK_CHECK(hn->n_calls_fwd == 2 && hn->n_calls_bwd == 2, "hook calls: %d fwd, %d bwd", hn->n_calls_fwd,
+                     hn->n_calls_bwd);
+            test_hn_compare(&e, hn, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+        }
+    }
+    if (hn) test_hn_free(hn);
+    free(hn);
+    free(sv);
+    free(t);
+done:
+    free_all(&e, in, 3);
+    vkt_weights_destroy(w);
+    env_fini(&e);
+}
+
+static void test_st(void)
+{
+    st_case("block_unet_st.safetensors", "input_blocks.3.1.", VKT_F32, false);
+    st_case("block_unet_st.safetensors", "input_blocks.3.1.", VKT_F16, false);
+    st_case("block_unet_st_hn.safetensors", "input_blocks.3.1.", VKT_F32, true);
+    st_case("block_unet_st_hn.safetensors", "input_blocks.3.1.", VKT_F16, true);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -220,6 +550,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!strcmp(argv[1], "resblock")) test_resblock();
+    else if (!strcmp(argv[1], "st")) test_st();
     else {
         fprintf(stderr, "test_unet: unknown test %s\n", argv[1]);
         return 2;

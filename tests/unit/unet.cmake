@@ -3,3 +3,4 @@
 add_executable(test_unet ${CMAKE_CURRENT_LIST_DIR}/test_unet.c)
 target_link_libraries(test_unet PRIVATE vkt_models vkt_testkit)
 vkt_add_test(NAME golden.unet.resblock LABEL golden COMMAND test_unet resblock)
+vkt_add_test(NAME golden.unet.st LABEL golden COMMAND test_unet st)
