@@ -57,8 +57,12 @@ static vkt_status gn_silu(vkt_step *s, const vkt_tensor *x, const vkt_tensor *g,
     return st;
 }
 
-/* dx (by mode) = d/dx of SiLU(GN(x)) for upstream dy, recomputing the GN output from x. */
-static vkt_status gn_silu_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *g, const vkt_tensor *b, float eps,
+vkt_status vkt_unet_zero(vkt_step *s, const vkt_tensor *t, vkt_err *err)
+{
+    return vkt_cmd_zero(s->cmd, t->buf, t->offset, (vkt_tensor_bytes(t) + 3) & ~(size_t)3, err);
+}
+
+vkt_status vkt_unet_gn_silu_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *g, const vkt_tensor *b, float eps,
                               const vkt_tensor *m, const vkt_tensor *r, const vkt_tensor *dy, vkt_tensor *dx,
                               vkt_grad_mode mode, vkt_err *err)
 {
@@ -172,7 +176,7 @@ vkt_status vkt_unet_res_bwd(vkt_step *s, const vkt_unet_res *r, const vkt_unet_r
     st = vkt_unet_tmp(s, h->dtype, 4, h->shape, "d res a2", &da2, err);
     if (!st) st = vkt_op_conv2d_bwd_dx(s, &c3, dy, &r->conv2_w, &da2, VKT_GRAD_OVERWRITE, err);
     if (!st) st = vkt_unet_tmp(s, h->dtype, 4, h->shape, "d res h", &dh, err);
-    if (!st) st = gn_silu_bwd(s, h, &r->gn2_g, &r->gn2_b, RES_GN_EPS, &sv->m2, &sv->r2, &da2, &dh,
+    if (!st) st = vkt_unet_gn_silu_bwd(s, h, &r->gn2_g, &r->gn2_b, RES_GN_EPS, &sv->m2, &sv->r2, &da2, &dh,
                               VKT_GRAD_OVERWRITE, err);
     /* time embedding: de = sum over H, W of dh; demb_act = de . emb_w */
     if (!st && demb_act) {
@@ -188,7 +192,7 @@ vkt_status vkt_unet_res_bwd(vkt_step *s, const vkt_unet_res *r, const vkt_unet_r
     /* through conv1, SiLU, GN1 into dx, then the skip path */
     if (!st) st = vkt_unet_tmp(s, x->dtype, 4, x->shape, "d res a1", &da1, err);
     if (!st) st = vkt_op_conv2d_bwd_dx(s, &c3, &dh, &r->conv1_w, &da1, VKT_GRAD_OVERWRITE, err);
-    if (!st) st = gn_silu_bwd(s, x, &r->gn1_g, &r->gn1_b, RES_GN_EPS, &sv->m1, &sv->r1, &da1, dx, mode, err);
+    if (!st) st = vkt_unet_gn_silu_bwd(s, x, &r->gn1_g, &r->gn1_b, RES_GN_EPS, &sv->m1, &sv->r1, &da1, dx, mode, err);
     if (!st) {
         if (r->has_skip) st = vkt_op_conv2d_bwd_dx(s, &c1, dy, &r->skip_w, dx, VKT_GRAD_ACCUMULATE, err);
         else st = vkt_op_axpy(s, 1.0f, dy, 1.0f, dx, err);
@@ -608,17 +612,18 @@ vkt_status vkt_unet_st_bwd(vkt_step *s, const vkt_unet_st *t, const vkt_unet_st_
 {
     const vkt_tensor *x = &sv->x;
     vkt_status st = vkt_check_same_shape("SpatialTransformer bwd", "dy", dy, x, err);
-    if (!st) st = vkt_check_same_shape("SpatialTransformer bwd", "dx", dx, x, err);
+    if (!st && dx) st = vkt_check_same_shape("SpatialTransformer bwd", "dx", dx, x, err);
     if (st) return st;
     const vkt_dtype dt = x->dtype;
     const int64_t B = x->shape[0], P = x->shape[2] * x->shape[3], C = t->c;
     vkt_tensor dh, dxn;
     /* residual: dx (by mode) = dy */
-    if (mode == VKT_GRAD_OVERWRITE) st = vkt_op_scale_fwd(s, dy, 1.0f, 0.0f, dx, err);
-    else st = vkt_op_axpy(s, 1.0f, dy, 1.0f, dx, err);
+    if (dx && mode == VKT_GRAD_OVERWRITE) st = vkt_op_scale_fwd(s, dy, 1.0f, 0.0f, dx, err);
+    else if (dx) st = vkt_op_axpy(s, 1.0f, dy, 1.0f, dx, err);
     if (!st) st = vkt_unet_tmp(s, dt, 3, (int64_t[]){B, P, C}, "d st tokens", &dh, err);
     if (!st) st = proj_out_bwd(s, t, dy, &dh, err);
     for (int d = t->depth - 1; d >= 0 && !st; d--) st = tblock_bwd(s, &t->blocks[d], &sv->blocks[d], hook, &dh, dcontext, err);
+    if (!dx) return st;
     if (!st) st = vkt_unet_tmp(s, dt, 4, x->shape, "d st norm", &dxn, err);
     if (!st) st = proj_in_bwd(s, t, &dh, &dxn, err);
     if (!st) st = vkt_op_groupnorm_bwd(s, x, &t->gn_g, &sv->m, &sv->r, &dxn, dx, VKT_GRAD_ACCUMULATE, NULL, NULL,

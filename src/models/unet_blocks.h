@@ -140,8 +140,9 @@ typedef struct vkt_unet_st_saved {
  * be NULL. Creates y as a step tensor. */
 vkt_status vkt_unet_st_fwd(vkt_step *s, const vkt_unet_st *t, const vkt_tensor *x, const vkt_tensor *context,
                            const vkt_unet_kv_hook *hook, vkt_tensor *y, vkt_unet_st_saved *sv, vkt_err *err);
-/* dx (=|+= by mode) from dy; dcontext [B, T, ctx] (optional) accumulates d out / d context
- * (summed over the cross-attentions), as does the hook's dc for attn2 when one was given. */
+/* dx (=|+= by mode) from dy, or NULL when only the context (and hook) gradients are wanted;
+ * dcontext [B, T, ctx] (optional) accumulates d out / d context (summed over the
+ * cross-attentions), as does the hook's dc for attn2 when one was given. */
 vkt_status vkt_unet_st_bwd(vkt_step *s, const vkt_unet_st *t, const vkt_unet_st_saved *sv, const vkt_unet_kv_hook *hook,
                            const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode mode, vkt_tensor *dcontext,
                            vkt_err *err);
@@ -149,5 +150,12 @@ vkt_status vkt_unet_st_bwd(vkt_step *s, const vkt_unet_st *t, const vkt_unet_st_
 /* A step tensor of the given shape (a shorthand the UNet uses everywhere). */
 vkt_status vkt_unet_tmp(vkt_step *s, vkt_dtype dt, int ndim, const int64_t *shape, const char *what, vkt_tensor *out,
                         vkt_err *err);
+/* Records t = 0 (any step tensor). */
+vkt_status vkt_unet_zero(vkt_step *s, const vkt_tensor *t, vkt_err *err);
+/* dx (by mode) = d/dx of SiLU(GN(x; g, b, 32 groups, eps)) for upstream dy, from the forward's
+ * statistics m, r; the GN output is recomputed rather than saved. */
+vkt_status vkt_unet_gn_silu_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *g, const vkt_tensor *b, float eps,
+                                const vkt_tensor *m, const vkt_tensor *r, const vkt_tensor *dy, vkt_tensor *dx,
+                                vkt_grad_mode mode, vkt_err *err);
 
 #endif

@@ -12,11 +12,14 @@
 #include "base/fault.h"
 #include "io/safetensors.h"
 #include "io/torch_file.h"
+#include "models/schedule.h"
 #include "models/tiny_model.h"
+#include "models/unet.h"
 #include "models/unet_blocks.h"
 #include "nn/ops/act.h"
 #include "nn/ops/binary.h"
 #include "nn/ops/layernorm.h"
+#include "nn/ops/loss.h"
 #include "nn/ops/matmul.h"
 #include "testkit.h"
 
@@ -228,7 +231,7 @@ static void test_resblock(void)
 #define HN_MAX_APPLY 32
 
 typedef struct hn_layer {
-    int kind; /* 0 linear, 1 activation (hardswish: the webui's "swish"), 2 LayerNorm */
+    int kind; /* 0 linear, 1 activation, 2 LayerNorm */
     int idx;  /* the `linear.<idx>` index */
     vkt_tensor w, b, dw, db;
 } hn_layer;
@@ -247,6 +250,7 @@ typedef struct hn_saved { /* one module application */
 typedef struct test_hn {
     vkt_device *dev;
     vkt_dtype dt;
+    vkt_act act;
     int n_sizes;
     hn_module mods[2][2]; /* [size][0: k, 1: v] */
     hn_saved saved[HN_MAX_APPLY][2];
@@ -277,6 +281,10 @@ static vkt_status test_hn_load(test_hn *h, vkt_device *dev, vkt_dtype dt, const 
     if (st) return st;
     const vkt_py *root = vkt_torch_root(t);
     const int64_t sizes[2] = {128, 64};
+    const char *act = vkt_py_str(vkt_py_get(root, "activation_func"));
+    if (act && !strcmp(act, "relu")) h->act = VKT_ACT_RELU;
+    else if (act && (!strcmp(act, "swish") || !strcmp(act, "hardswish"))) h->act = VKT_ACT_HARDSWISH; /* webui quirk */
+    else st = vkt_fail(err, VKT_ERR_UNSUPPORTED, "%s: activation %s not in the test hypernetwork", path, act ? act : "?");
     for (int si = 0; si < 2 && !st; si++) {
         const vkt_py *pair = vkt_py_get_int(root, sizes[si]);
         if (vkt_py_len(pair) != 2) {
@@ -333,8 +341,8 @@ static void test_hn_free(test_hn *h)
 }
 
 /* y = c + MLP(c), saving each layer's input (and LayerNorm statistics). */
-static vkt_status hn_module_fwd(vkt_step *s, const hn_module *m, const vkt_tensor *c, vkt_tensor *y, hn_saved *sv,
-                                vkt_err *err)
+static vkt_status hn_module_fwd(vkt_step *s, vkt_act act, const hn_module *m, const vkt_tensor *c, vkt_tensor *y,
+                                hn_saved *sv, vkt_err *err)
 {
     vkt_tensor h = *c;
     vkt_status st = VKT_OK;
@@ -349,7 +357,7 @@ static vkt_status hn_module_fwd(vkt_step *s, const hn_module *m, const vkt_tenso
         if (l->kind == 0) {
             st = vkt_op_linear_fwd(s, &h, &l->w, &l->b, &out, err);
         } else if (l->kind == 1) {
-            st = vkt_op_act_fwd(s, VKT_ACT_HARDSWISH, 0.0f, &h, &out, err);
+            st = vkt_op_act_fwd(s, act, 0.0f, &h, &out, err);
         } else {
             st = vkt_unet_tmp(s, VKT_F32, 2, sh, "hn ln mean", &sv->m[i], err);
             if (!st) st = vkt_unet_tmp(s, VKT_F32, 2, sh, "hn ln rstd", &sv->r[i], err);
@@ -363,7 +371,8 @@ static vkt_status hn_module_fwd(vkt_step *s, const hn_module *m, const vkt_tenso
 }
 
 /* dc += d/dc of the module for upstream dy; parameter gradients accumulate. */
-static vkt_status hn_module_bwd(vkt_step *s, const hn_saved *sv, const vkt_tensor *dy, vkt_tensor *dc, vkt_err *err)
+static vkt_status hn_module_bwd(vkt_step *s, vkt_act act, const hn_saved *sv, const vkt_tensor *dy, vkt_tensor *dc,
+                                vkt_err *err)
 {
     const hn_module *m = sv->mod;
     vkt_tensor dh = *dy;
@@ -377,7 +386,7 @@ static vkt_status hn_module_bwd(vkt_step *s, const hn_saved *sv, const vkt_tenso
             st = vkt_op_linear_bwd(s, &sv->in[i], &l->w, &dh, &dprev, VKT_GRAD_OVERWRITE, (vkt_tensor *)&l->dw,
                                    (vkt_tensor *)&l->db, VKT_GRAD_ACCUMULATE, err);
         else if (l->kind == 1)
-            st = vkt_op_act_bwd(s, VKT_ACT_HARDSWISH, 0.0f, &sv->in[i], &dh, &dprev, VKT_GRAD_OVERWRITE, err);
+            st = vkt_op_act_bwd(s, act, 0.0f, &sv->in[i], &dh, &dprev, VKT_GRAD_OVERWRITE, err);
         else
             st = vkt_op_layernorm_bwd(s, &sv->in[i], &l->w, &sv->m[i], &sv->r[i], &dh, &dprev, VKT_GRAD_OVERWRITE,
                                       (vkt_tensor *)&l->dw, (vkt_tensor *)&l->db, VKT_GRAD_ACCUMULATE, err);
@@ -396,8 +405,8 @@ static vkt_status hn_fwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, c
     for (int si = 0; si < h->n_sizes; si++) {
         if (h->mods[si][0].dim != a->dim) continue;
         if (a->index >= HN_MAX_APPLY) return vkt_fail(err, VKT_ERR_UNSUPPORTED, "test hn: attention %d", a->index);
-        vkt_status st = hn_module_fwd(s, &h->mods[si][0], c, ck, &h->saved[a->index][0], err);
-        if (!st) st = hn_module_fwd(s, &h->mods[si][1], c, cv, &h->saved[a->index][1], err);
+        vkt_status st = hn_module_fwd(s, h->act, &h->mods[si][0], c, ck, &h->saved[a->index][0], err);
+        if (!st) st = hn_module_fwd(s, h->act, &h->mods[si][1], c, cv, &h->saved[a->index][1], err);
         return st;
     }
     *ck = *cv = *c; /* no module of this size: unchanged */
@@ -416,8 +425,8 @@ static vkt_status hn_bwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, c
         if (!st) st = vkt_op_scale_fwd(s, dck, 0.0f, 0.0f, &tmp, err);
         dc = &tmp;
     }
-    if (!st) st = hn_module_bwd(s, &h->saved[a->index][0], dck, dc, err);
-    if (!st) st = hn_module_bwd(s, &h->saved[a->index][1], dcv, dc, err);
+    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][0], dck, dc, err);
+    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][1], dcv, dc, err);
     return st;
 }
 
@@ -543,6 +552,119 @@ static void test_st(void)
     st_case("block_unet_st_hn.safetensors", "input_blocks.3.1.", VKT_F16, true);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The whole UNet on an eval case with a given context (eval-case.md): x_noisy from the schedule,
+ * eps = unet(x_noisy, t, context), loss = mean_b mean (eps - noise)^2, d loss / d context. */
+
+static vkt_status load_unet(env *e, vkt_dtype dt, vkt_unet **u, vkt_err *err)
+{
+    return vkt_unet_load(e->dev, &e->src, dt,
+                         vkt_unet_heads_from_meta(vkt_safetensors_meta(e->model, "vktrain.unet_heads")), u, err);
+}
+
+static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
+{
+    env e;
+    vkt_err err = {0};
+    vkt_unet *u = NULL;
+    vkt_tensor in[4] = {{0}}; /* x_noisy, t, context, noise */
+    test_hn *hn = NULL;
+    vkt_unet_kv_hook hk = {hn_fwd, hn_bwd, NULL}, *hook = NULL;
+    float *lat = NULL, *noise = NULL;
+    int32_t tt[64];
+    const bool f16 = dt == VKT_F16;
+    char file[128];
+    snprintf(file, sizeof file, "%s.case.safetensors", name);
+    vkt_status st = env_init(&e, file, &err);
+    if (!st) st = load_unet(&e, dt, &u, &err);
+    if (!st && hn_file) {
+        if (!(hn = vkt_calloc(1, sizeof *hn))) st = vkt_fail(&err, VKT_ERR_NOMEM, "hn");
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/golden/%s", hn_file);
+        if (!st) st = test_hn_load(hn, e.dev, dt, tk_src(rel), &err);
+        hk.user = hn;
+        hook = &hk;
+    }
+    /* x_noisy = sqrt(abar_t) latent + sqrt(1 - abar_t) noise with the float32 tables (spec §5) */
+    size_t n = 0, nn = 0;
+    const vkt_tensor_data *tl = vkt_safetensors_find(e.gold, "latent"), *tt_d = vkt_safetensors_find(e.gold, "timestep");
+    if (!st && (!tl || !tt_d || tt_d->ndim != 1 || tt_d->shape[0] > 64))
+        st = vkt_fail(&err, VKT_ERR_FORMAT, "%s: latent/timestep", file);
+    if (!st && !(lat = gold_f32(&e, "latent", &n, &err))) st = err.code;
+    if (!st && !(noise = gold_f32(&e, "noise", &nn, &err))) st = err.code;
+    if (!st) {
+        vkt_schedule sch;
+        vkt_schedule_init(&sch, 0.00085, 0.012);
+        const int64_t B = tl->shape[0], per = (int64_t)n / B;
+        for (int64_t b = 0; b < B; b++) {
+            tt[b] = (int32_t)vkt_tensor_data_get(tt_d, (size_t)b);
+            double a = (float)sqrt(sch.alphas_cumprod[tt[b]]), c = (float)sqrt(1.0 - sch.alphas_cumprod[tt[b]]);
+            for (int64_t i = 0; i < per; i++)
+                lat[b * per + i] = (float)(a * lat[b * per + i] + c * noise[b * per + i]);
+        }
+        int64_t shape[4] = {tl->shape[0], tl->shape[1], tl->shape[2], tl->shape[3]};
+        st = vkt_tensor_alloc(e.dev, dt, 4, shape, "x_noisy", &in[0], &err);
+        if (!st) st = vkt_tensor_upload_f32(e.dev, &in[0], lat, &err);
+        if (!st) st = vkt_tensor_alloc(e.dev, VKT_I32, 1, &shape[0], "t", &in[1], &err);
+        if (!st) st = vkt_buffer_upload(e.dev, in[1].buf, 0, tt, (size_t)B * 4, &err);
+        if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 4, shape, "noise", &in[3], &err);
+        if (!st) st = vkt_tensor_upload_f32(e.dev, &in[3], noise, &err);
+    }
+    if (!st) st = gold_tensor(&e, "context", dt, &in[2], &err);
+    vkt_tensor eps, ps, loss, deps, dc;
+    vkt_unet_saved *sv = NULL;
+    if (!st) st = vkt_step_begin_planned(e.step, &err);
+    if (!st) st = vkt_unet_fwd(u, e.step, &in[0], &in[1], &in[2], hook, &eps, &sv, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, in[1].shape, "per sample", &ps, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){1}, "loss", &loss, &err);
+    if (!st) st = vkt_op_mse_fwd(e.step, &eps, &in[3], NULL, &ps, &loss, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 4, eps.shape, "d eps", &deps, &err);
+    if (!st) st = vkt_op_mse_bwd(e.step, &eps, &in[3], NULL, 1.0f, &deps, VKT_GRAD_OVERWRITE, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 3, in[2].shape, "d context", &dc, &err);
+    if (!st) st = vkt_unet_bwd(u, e.step, sv, &deps, &dc, VKT_GRAD_OVERWRITE, &err);
+    vkt_unet_saved_destroy(sv);
+    if (!st) st = vkt_step_keep(e.step, &eps, &err);
+    if (!st) st = vkt_step_keep(e.step, &loss, &err);
+    if (!st) st = vkt_step_keep(e.step, &dc, &err);
+    if (!st) st = vkt_step_end(e.step, &err);
+    if (!st) {
+        printf("  %s %s: step peak %.2f MiB, naive %.2f MiB, weights %.2f MiB\n", name, f16 ? "fp16" : "fp32",
+               vkt_step_peak_bytes(e.step) / 1048576.0, vkt_step_naive_bytes(e.step) / 1048576.0,
+               vkt_unet_weight_bytes(u) / 1048576.0);
+        st = vkt_step_submit(e.step, &err);
+    }
+    TK_CHECK(st == VKT_OK, "%s: %s", name, err.msg);
+    if (!st) {
+        char ref[128], what[64];
+        snprintf(ref, sizeof ref, "tests/golden/%s.ref.safetensors", name);
+        vkt_safetensors_close(e.gold);
+        e.gold = NULL;
+        st = vkt_safetensors_open(tk_src(ref), &e.gold, &err);
+        TK_CHECK(st == VKT_OK, "%s", err.msg);
+        snprintf(what, sizeof what, "%s %s", name, f16 ? "fp16" : "fp32");
+        if (!st) {
+            compare(&e, what, &eps, "unet_out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
+            compare(&e, what, &loss, "loss", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
+            compare(&e, what, &dc, "grad_context", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+            if (hn) test_hn_compare(&e, hn, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+        }
+    }
+    if (hn) test_hn_free(hn);
+    free(hn);
+    free(lat);
+    free(noise);
+    free_all(&e, in, 4);
+    vkt_unet_destroy(u);
+    env_fini(&e);
+}
+
+static void test_unet(void)
+{
+    unet_case("unet_ctx_8x16", NULL, VKT_F32);
+    unet_case("hn_ln", "hn_ln.pt", VKT_F32);
+    unet_case("hn_relu", "hn_relu.pt", VKT_F32);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -551,6 +673,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "resblock")) test_resblock();
     else if (!strcmp(argv[1], "st")) test_st();
+    else if (!strcmp(argv[1], "unet")) test_unet();
     else {
         fprintf(stderr, "test_unet: unknown test %s\n", argv[1]);
         return 2;
