@@ -122,8 +122,8 @@ static int by_size_desc(const void *a, const void *b)
 }
 
 /* Greedy interval packing: largest first, each at the lowest offset that does not collide with
- * an already placed tensor whose lifetime overlaps. */
-static vkt_status plan(vkt_step *s, vkt_err *err)
+ * an already placed tensor whose lifetime overlaps. A dry plan only measures (no arena). */
+static vkt_status plan(vkt_step *s, bool dry, vkt_err *err)
 {
     uint32_t n_rec = vkt_cmd_n_records(s->cmd);
     for (uint32_t r = 0; r < n_rec; r++) {
@@ -182,7 +182,7 @@ static vkt_status plan(vkt_step *s, vkt_err *err)
     free(placed);
     s->peak_bytes = peak;
     s->naive_bytes = naive;
-    if (peak && (!s->arena || s->arena->size < peak)) {
+    if (!dry && peak && (!s->arena || s->arena->size < peak)) {
         vkt_buffer_destroy(s->dev, s->arena);
         s->arena = NULL;
         vkt_status st = vkt_buffer_create(s->dev, peak, VKT_MEM_DEVICE, "step activations", &s->arena, err);
@@ -203,12 +203,22 @@ static vkt_status resolve(void *user, const vkt_buffer *virt, const vkt_buffer *
 vkt_status vkt_step_end(vkt_step *s, vkt_err *err)
 {
     if (s->planned) {
-        vkt_status st = plan(s, err);
+        vkt_status st = plan(s, false, err);
         if (!st) st = vkt_cmd_flush(s->cmd, resolve, s, err);
         if (st) return st;
     }
     return vkt_cmd_end(s->cmd, err);
 }
+vkt_status vkt_step_end_dry(vkt_step *s, vkt_err *err)
+{
+    if (!s->planned) return vkt_fail(err, VKT_ERR_INTERNAL, "dry plan of an unplanned step");
+    vkt_status st = plan(s, true, err);
+    /* drop the stored commands: begin again (empty) and end */
+    vkt_status st2 = vkt_cmd_begin(s->cmd, err);
+    if (!st2) st2 = vkt_cmd_end(s->cmd, err);
+    return st ? st : st2;
+}
+
 vkt_status vkt_step_submit(vkt_step *s, vkt_err *err) { return vkt_cmd_submit(s->cmd, err); }
 
 vkt_status vkt_step_run(vkt_step *s, vkt_err *err)

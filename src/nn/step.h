@@ -64,6 +64,11 @@ vkt_status vkt_step_run(vkt_step *s, vkt_err *err);
 vkt_status vkt_step_begin_planned(vkt_step *s, vkt_err *err);
 vkt_status vkt_step_tensor(vkt_step *s, vkt_dtype dt, int ndim, const int64_t *shape, const char *what,
                            vkt_tensor *out, vkt_err *err);
+/* Instead of vkt_step_end: plans the recording's memory without allocating or recording it, so
+ * vkt_step_peak_bytes()/vkt_step_naive_bytes() tell what vkt_step_end would need (e.g. a model
+ * at a size this device cannot hold). The recorded work is dropped; the step holds an empty
+ * command buffer until the next begin. */
+vkt_status vkt_step_end_dry(vkt_step *s, vkt_err *err);
 /* Keeps t (a step tensor) alive until the end of the step, so its value can be read afterwards. */
 vkt_status vkt_step_keep(vkt_step *s, const vkt_tensor *t, vkt_err *err);
 /* The real memory of a step tensor after vkt_step_end (other tensors are returned unchanged). */
