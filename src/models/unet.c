@@ -8,6 +8,7 @@
 
 #include "base/fault.h"
 #include "nn/ops/act.h"
+#include "nn/ops/cast.h"
 #include "nn/ops/concat.h"
 #include "nn/ops/conv2d.h"
 #include "nn/ops/groupnorm.h"
@@ -373,9 +374,6 @@ vkt_status vkt_unet_fwd(vkt_unet *u, vkt_step *s, const vkt_tensor *x, const vkt
         return vkt_fail(err, VKT_ERR_SHAPE, "UNet: context %s %s, expected [%lld, T, %lld] %s",
                         vkt_shape_str(context, s2, sizeof s2), vkt_dtype_name(context->dtype), (long long)B,
                         (long long)c->ctx, vkt_dtype_name(dt));
-    if (dt != VKT_F32)
-        return vkt_fail(err, VKT_ERR_UNSUPPORTED, "UNet: %s activations need a cast op for the time embedding",
-                        vkt_dtype_name(dt));
     vkt_unet_saved *sv = vkt_calloc(1, sizeof *sv);
     if (!sv) return vkt_fail(err, VKT_ERR_NOMEM, "UNet saved activations");
     sv->B = B;
@@ -392,6 +390,12 @@ vkt_status vkt_unet_fwd(vkt_unet *u, vkt_step *s, const vkt_tensor *x, const vkt
      * ResBlocks read SiLU(emb) */
     vkt_status st = tmp2(s, VKT_F32, B, c->mc, "temb0", &temb0, err);
     if (!st) st = vkt_op_timestep_fwd(s, t, &u->freqs, (float)MAX_PERIOD, true, &temb0, err);
+    if (!st && dt != VKT_F32) { /* the sinusoids are f32; the MLP runs in the weights' dtype */
+        vkt_tensor t16;
+        st = tmp2(s, dt, B, c->mc, "temb0 cast", &t16, err);
+        if (!st) st = vkt_op_cast(s, &temb0, &t16, err);
+        temb0 = t16;
+    }
     if (!st) st = tmp2(s, dt, B, c->temb, "temb1", &e1, err);
     if (!st) st = vkt_op_linear_fwd(s, &temb0, &u->te0_w, &u->te0_b, &e1, err);
     if (!st) st = vkt_op_act_fwd(s, VKT_ACT_SILU, 0.0f, &e1, &e1, err);

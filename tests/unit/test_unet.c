@@ -18,6 +18,7 @@
 #include "models/unet_blocks.h"
 #include "nn/ops/act.h"
 #include "nn/ops/binary.h"
+#include "nn/ops/cast.h"
 #include "nn/ops/layernorm.h"
 #include "nn/ops/loss.h"
 #include "nn/ops/matmul.h"
@@ -397,6 +398,7 @@ static vkt_status hn_module_bwd(vkt_step *s, vkt_act act, const hn_saved *sv, co
     return st;
 }
 
+/* The modules run in f32 whatever the UNet's dtype (spec §6: vktrain computes them in fp32). */
 static vkt_status hn_fwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, const vkt_tensor *c, vkt_tensor *ck,
                          vkt_tensor *cv, vkt_err *err)
 {
@@ -405,8 +407,23 @@ static vkt_status hn_fwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, c
     for (int si = 0; si < h->n_sizes; si++) {
         if (h->mods[si][0].dim != a->dim) continue;
         if (a->index >= HN_MAX_APPLY) return vkt_fail(err, VKT_ERR_UNSUPPORTED, "test hn: attention %d", a->index);
-        vkt_status st = hn_module_fwd(s, h->act, &h->mods[si][0], c, ck, &h->saved[a->index][0], err);
-        if (!st) st = hn_module_fwd(s, h->act, &h->mods[si][1], c, cv, &h->saved[a->index][1], err);
+        vkt_tensor c32 = *c, k32, v32;
+        vkt_status st = VKT_OK;
+        if (c->dtype != VKT_F32) {
+            st = vkt_unet_tmp(s, VKT_F32, 3, c->shape, "hn in f32", &c32, err);
+            if (!st) st = vkt_op_cast(s, c, &c32, err);
+        }
+        if (!st) st = hn_module_fwd(s, h->act, &h->mods[si][0], &c32, &k32, &h->saved[a->index][0], err);
+        if (!st) st = hn_module_fwd(s, h->act, &h->mods[si][1], &c32, &v32, &h->saved[a->index][1], err);
+        if (!st && c->dtype != VKT_F32) {
+            st = vkt_unet_tmp(s, c->dtype, 3, c->shape, "hn c_k", ck, err);
+            if (!st) st = vkt_op_cast(s, &k32, ck, err);
+            if (!st) st = vkt_unet_tmp(s, c->dtype, 3, c->shape, "hn c_v", cv, err);
+            if (!st) st = vkt_op_cast(s, &v32, cv, err);
+        } else if (!st) {
+            *ck = k32;
+            *cv = v32;
+        }
         return st;
     }
     *ck = *cv = *c; /* no module of this size: unchanged */
@@ -418,15 +435,25 @@ static vkt_status hn_bwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, c
 {
     test_hn *h = user;
     h->n_calls_bwd++;
-    vkt_tensor tmp;
-    vkt_status st = VKT_OK;
-    if (!dc) { /* parameter gradients only: a scratch d c */
-        st = vkt_unet_tmp(s, dck->dtype, 3, dck->shape, "hn dc scratch", &tmp, err);
-        if (!st) st = vkt_op_scale_fwd(s, dck, 0.0f, 0.0f, &tmp, err);
-        dc = &tmp;
+    vkt_tensor dk32 = *dck, dv32 = *dcv, dc32;
+    vkt_status st = vkt_unet_tmp(s, VKT_F32, 3, dck->shape, "hn dc f32", &dc32, err);
+    if (!st) st = vkt_unet_zero(s, &dc32, err);
+    if (!st && dck->dtype != VKT_F32) {
+        st = vkt_unet_tmp(s, VKT_F32, 3, dck->shape, "hn dck f32", &dk32, err);
+        if (!st) st = vkt_op_cast(s, dck, &dk32, err);
+        if (!st) st = vkt_unet_tmp(s, VKT_F32, 3, dcv->shape, "hn dcv f32", &dv32, err);
+        if (!st) st = vkt_op_cast(s, dcv, &dv32, err);
     }
-    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][0], dck, dc, err);
-    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][1], dcv, dc, err);
+    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][0], &dk32, &dc32, err);
+    if (!st) st = hn_module_bwd(s, h->act, &h->saved[a->index][1], &dv32, &dc32, err);
+    if (!st && dc && dc->dtype != VKT_F32) { /* dc += dc32 in dc's dtype */
+        vkt_tensor t;
+        st = vkt_unet_tmp(s, dc->dtype, 3, dc->shape, "hn dc", &t, err);
+        if (!st) st = vkt_op_cast(s, &dc32, &t, err);
+        if (!st) st = vkt_op_axpy(s, 1.0f, &t, 1.0f, dc, err);
+    } else if (!st && dc) {
+        st = vkt_op_axpy(s, 1.0f, &dc32, 1.0f, dc, err);
+    }
     return st;
 }
 
@@ -501,7 +528,7 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
                       idx, t->depth);
     if (!st && with_hn) {
         if (!(hn = vkt_calloc(1, sizeof *hn))) st = vkt_fail(&err, VKT_ERR_NOMEM, "hn");
-        if (!st) st = test_hn_load(hn, e.dev, dt, tk_src("tests/golden/hn_ln.pt"), &err);
+        if (!st) st = test_hn_load(hn, e.dev, VKT_F32, tk_src("tests/golden/hn_ln.pt"), &err);
         hk.user = hn;
         hook = &hk;
     }
@@ -576,12 +603,17 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     char file[128];
     snprintf(file, sizeof file, "%s.case.safetensors", name);
     vkt_status st = env_init(&e, file, &err);
+    if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
+        printf("%s: no f16 storage on this device, fp16 case skipped\n", name);
+        env_fini(&e);
+        return;
+    }
     if (!st) st = load_unet(&e, dt, &u, &err);
     if (!st && hn_file) {
         if (!(hn = vkt_calloc(1, sizeof *hn))) st = vkt_fail(&err, VKT_ERR_NOMEM, "hn");
         char rel[128];
         snprintf(rel, sizeof rel, "tests/golden/%s", hn_file);
-        if (!st) st = test_hn_load(hn, e.dev, dt, tk_src(rel), &err);
+        if (!st) st = test_hn_load(hn, e.dev, VKT_F32, tk_src(rel), &err);
         hk.user = hn;
         hook = &hk;
     }
@@ -614,12 +646,20 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     vkt_tensor eps, ps, loss, deps, dc;
     vkt_unet_saved *sv = NULL;
     if (!st) st = vkt_step_begin_planned(e.step, &err);
+    vkt_tensor eps16, deps32;
     if (!st) st = vkt_unet_fwd(u, e.step, &in[0], &in[1], &in[2], hook, &eps, &sv, &err);
+    if (!st && f16) { /* the loss runs in f32 */
+        eps16 = eps;
+        st = vkt_unet_tmp(e.step, VKT_F32, 4, eps.shape, "eps f32", &eps, &err);
+        if (!st) st = vkt_op_cast(e.step, &eps16, &eps, &err);
+    }
     if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, in[1].shape, "per sample", &ps, &err);
     if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){1}, "loss", &loss, &err);
     if (!st) st = vkt_op_mse_fwd(e.step, &eps, &in[3], NULL, &ps, &loss, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 4, eps.shape, "d eps f32", &deps32, &err);
+    if (!st) st = vkt_op_mse_bwd(e.step, &eps, &in[3], NULL, 1.0f, &deps32, VKT_GRAD_OVERWRITE, &err);
     if (!st) st = vkt_unet_tmp(e.step, dt, 4, eps.shape, "d eps", &deps, &err);
-    if (!st) st = vkt_op_mse_bwd(e.step, &eps, &in[3], NULL, 1.0f, &deps, VKT_GRAD_OVERWRITE, &err);
+    if (!st) st = vkt_op_cast(e.step, &deps32, &deps, &err);
     if (!st) st = vkt_unet_tmp(e.step, dt, 3, in[2].shape, "d context", &dc, &err);
     if (!st) st = vkt_unet_bwd(u, e.step, sv, &deps, &dc, VKT_GRAD_OVERWRITE, &err);
     vkt_unet_saved_destroy(sv);
@@ -663,6 +703,8 @@ static void test_unet(void)
     unet_case("unet_ctx_8x16", NULL, VKT_F32);
     unet_case("hn_ln", "hn_ln.pt", VKT_F32);
     unet_case("hn_relu", "hn_relu.pt", VKT_F32);
+    unet_case("unet_ctx_8x16", NULL, VKT_F16);
+    unet_case("hn_ln", "hn_ln.pt", VKT_F16);
 }
 
 int main(int argc, char **argv)
