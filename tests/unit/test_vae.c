@@ -1,6 +1,6 @@
 /* models/vae: loading with dims from shapes (TINY and SD1.5), argument checks, latent helpers,
  * RGB8 conversion (`test_vae unit`); the encoder, decoder and single blocks against the PyTorch
- * references in tests/golden (`test_vae golden`, fp32 and fp16); and, not run by ctest, the
+ * references in tests/golden (`test_vae golden f32|f16`); and, not run by ctest, the
  * planned memory of SD1.5 at a given size (`test_vae plan 512 [f16]`).
  * The model comes from the C generator (docs/tiny-model.md) through an in-memory weight source:
  * no model file is written. */
@@ -351,7 +351,7 @@ static void golden_case(env *e, vkt_vae *v, const char *dir, const char *name)
     TK_CHECK(st == VKT_OK, "%s: %s", name, err.msg);
     if (st) goto out;
     vkt_dtype dt = vkt_vae_dtype(v);
-    bool enc = !strcmp(name, "vae_enc");
+    bool enc = !strncmp(name, "vae_enc", 7);
     int64_t si[4], so[4], so2[4];
     float *in = load_f32(cs, enc ? "image" : "decode_latent", 4, si);
     float *ref = load_f32(rs, enc ? "vae_mean" : "decoded", 4, so);
@@ -441,10 +441,11 @@ done:
     vkt_safetensors_close(f);
 }
 
-static void golden(env *e, const char *dir)
+static void golden(env *e, const char *dir, const char *which)
 {
     const vkt_dtype dts[2] = {VKT_F32, VKT_F16};
     for (int d = 0; d < 2; d++) {
+        if (which && strcmp(which, vkt_dtype_name(dts[d]))) continue;
         if (!vkt_step_dtype_ok(e->step, dts[d])) {
             printf("%s storage not available: skipped\n", vkt_dtype_name(dts[d]));
             continue;
@@ -459,6 +460,8 @@ static void golden(env *e, const char *dir)
         if (v) {
             golden_case(e, v, dir, "vae_enc");
             golden_case(e, v, dir, "vae_dec");
+            golden_case(e, v, dir, "vae_enc_48x80"); /* tests/reference/vae_extra.py */
+            golden_case(e, v, dir, "vae_dec_6x10");
             golden_block(e, v, dir, "vae_resnet");
             golden_block(e, v, dir, "vae_attn");
             golden_block(e, v, dir, "vae_downsample");
@@ -517,11 +520,11 @@ int main(int argc, char **argv)
         test_latents(&e);
         test_rgb8();
     } else if (!strcmp(mode, "golden")) {
-        golden(&e, argc > 2 ? argv[2] : tk_src("tests/golden"));
+        golden(&e, argc > 3 ? argv[3] : tk_src("tests/golden"), argc > 2 && strcmp(argv[2], "all") ? argv[2] : NULL);
     } else if (!strcmp(mode, "plan") && argc > 2) {
         plan(&e, atoi(argv[2]), argc > 3 && !strcmp(argv[3], "f16") ? VKT_F16 : VKT_F32, argc > 4 ? atoi(argv[4]) : 1);
     } else {
-        fprintf(stderr, "usage: test_vae unit | golden [DIR] | plan PX [f32|f16 [BATCH]]\n");
+        fprintf(stderr, "usage: test_vae unit | golden [f32|f16|all [DIR]] | plan PX [f32|f16 [BATCH]]\n");
         env_close(&e);
         return 2;
     }
