@@ -11,7 +11,7 @@
  *   vkt_step_begin_planned(s, &err);
  *   vkt_vae_encode(s, vae, &image, &mean, &logvar, &err);
  *   vkt_step_end(s, &err); vkt_step_submit(s, &err);
- *   ... vkt_vae_latent_host(VKT_LATENT_ONCE, n, mean_h, logvar_h, eps_h, latent_h);
+ *   ... vkt_vae_latent_host(VKT_LATENT_ONCE, n, mean_h, logvar_h, eps_h, latent_h, &err);
  *   // scaled latent [B,4,h,w] -> image [B,3,8h,8w] in model range; previews via vkt_vae_to_rgb8
  *   vkt_step_begin_planned(s, &err);
  *   vkt_vae_decode(s, vae, &latent, &decoded, &err);
@@ -19,9 +19,12 @@
  *   vkt_vae_destroy(vae);
  *
  * Memory: every activation is a step tensor, so the planner reuses it once dead; the peak is a
- * few full-resolution feature maps (vkt_step_peak_bytes after vkt_step_end; figures for SD1.5 in
- * the commit that added this module). The mid-block attention is flash-style
- * (nn/ops/spatial_attn.h): no (H*W/64)^2 matrix.
+ * few full-resolution feature maps. SD1.5, batch 1, planned (`test_vae plan`): decode 512 px
+ * 640 MiB fp32 / 320 MiB fp16, 768 px 1440 / 720 MiB; encode 512 px 387 / 194 MiB, 768 px
+ * 871 / 435 MiB; the largest single tensor (256 channels at full size) is 256 MiB at 512 px fp32,
+ * so it needs maxStorageBufferRange above that (lavapipe: 128 MiB, fp16 only). The mid-block
+ * attention is flash-style (nn/ops/spatial_attn.h): no (H*W/64)^2 matrix. TODO(#6): tile the
+ * decoder for larger images and small-binding devices.
  */
 #ifndef VKT_MODELS_VAE_H
 #define VKT_MODELS_VAE_H
