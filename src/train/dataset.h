@@ -160,7 +160,7 @@ typedef struct vkt_train_image {
 } vkt_train_image;
 
 /* Decodes item i, converts to RGB (alpha dropped, not composited), resizes/crops it by the
- * rule, and (use_weight) resizes its alpha plane, from the original pixels, to latent size with
+ * rule, and (use_weight) resizes its alpha plane (cropped like the pixels) to latent size with
  * the same Pillow bicubic. Safe to call from several threads at once. */
 vkt_status vkt_dataset_load(const vkt_dataset *ds, size_t i, vkt_train_image *out, vkt_err *err);
 void vkt_train_image_fini(vkt_train_image *t);

@@ -2,19 +2,21 @@
  * into the pixels the VAE sees. Host code only (no Vulkan).
  *
  *   uint8_t *dst = malloc(512 * 512 * 3);
- *   vkt_resize_bicubic(src, 640, 480, 3, dst, 512, 512, &err);  // = PIL im.resize((512, 512), BICUBIC)
+ *   vkt_resize_bicubic(src, 640, 480, 3, dst, 512, 512, &err);
+ *   // = PIL: Image.fromarray(src).resize((512, 512), Image.BICUBIC)
  *
  * Pillow's algorithm (libImaging/Resample.c), reproduced bit for bit for 8-bit images:
  * separable, horizontal pass first (only over the source rows the vertical pass reads), then
  * vertical, each pass rounding to uint8. Kernel (a = -0.5)
- *   K(x) = ((a+2)|x| - (a+3))|x|^2 + 1 for |x| < 1,  (((|x|-5)|x| + 8)|x| - 4)a for |x| < 2, else 0.
+ *   K(x) = ((a+2)|x| - (a+3))|x|^2 + 1         for |x| < 1,
+ *          (((|x|-5)|x| + 8)|x| - 4)a          for 1 <= |x| < 2, else 0.
  * For output index o, scale s = in/out and fs = max(s, 1) (downscaling widens the kernel, which
  * antialiases): center = (o + 0.5)s, support = 2fs, taps x in [max(0, (int)(center - support +
  * 0.5)), min(in, (int)(center + support + 0.5))), weight K((x - center + 0.5) * (1/fs)),
  * normalised to sum 1, then fixed point: (int)(w * 2^22 +- 0.5) (half away from zero);
  * out = clamp((2^21 + sum(px * k)) >> 22, 0, 255). A pass whose size does not change is skipped
- * (it would be the identity). Channels are independent (like Pillow's RGB/RGBX; Pillow premultiplies
- * RGBA by alpha first, which this function does not do).
+ * (it would be the identity). Channels are independent (like Pillow's RGB/RGBX; Pillow
+ * premultiplies RGBA by alpha first, which this function does not do).
  */
 #ifndef VKT_TRAIN_RESIZE_H
 #define VKT_TRAIN_RESIZE_H
