@@ -21,7 +21,8 @@ static int shortest(double v, char *digits, int *decpt)
     for (; *s && *s != 'e'; s++)
         if (*s >= '0' && *s <= '9') digits[n++] = *s;
     int e = atoi(s + 1);
-    while (n > 1 && digits[n - 1] == '0') n--; /* %.*e may pad */
+    while (n > 1 && digits[n - 1] == '0')
+        n--; /* %.*e may pad */
     digits[n] = 0;
     *decpt = e + 1;
     return n;
@@ -58,13 +59,15 @@ static char *fmt(double v, char *out, int json)
     } else if (decpt <= 0) {
         *o++ = '0';
         *o++ = '.';
-        for (int i = 0; i < -decpt; i++) *o++ = '0';
+        for (int i = 0; i < -decpt; i++)
+            *o++ = '0';
         memcpy(o, d, (size_t)nd);
         o[nd] = 0;
     } else if (decpt >= nd) {
         memcpy(o, d, (size_t)nd);
         o += nd;
-        for (int i = nd; i < decpt; i++) *o++ = '0';
+        for (int i = nd; i < decpt; i++)
+            *o++ = '0';
         strcpy(o, ".0");
     } else {
         memcpy(o, d, (size_t)decpt);
@@ -76,5 +79,11 @@ static char *fmt(double v, char *out, int json)
     return out;
 }
 
-char *vkt_pyfmt_float(double v, char out[VKT_PYFMT_FLOAT_MAX]) { return fmt(v, out, 0); }
-char *vkt_pyfmt_float_json(double v, char out[VKT_PYFMT_FLOAT_MAX]) { return fmt(v, out, 1); }
+char *vkt_pyfmt_float(double v, char out[VKT_PYFMT_FLOAT_MAX])
+{
+    return fmt(v, out, 0);
+}
+char *vkt_pyfmt_float_json(double v, char out[VKT_PYFMT_FLOAT_MAX])
+{
+    return fmt(v, out, 1);
+}

@@ -9,7 +9,10 @@ static uint64_t mix(uint64_t x)
     return z ^ (z >> 31);
 }
 
-vkt_rng vkt_rng_seeded(uint64_t seed) { return (vkt_rng){seed}; }
+vkt_rng vkt_rng_seeded(uint64_t seed)
+{
+    return (vkt_rng){seed};
+}
 
 vkt_rng vkt_rng_keyed(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
 {
@@ -23,7 +26,10 @@ uint64_t vkt_rng_u64(vkt_rng *r)
     return z;
 }
 
-double vkt_rng_f64(vkt_rng *r) { return (double)(vkt_rng_u64(r) >> 11) * 0x1p-53; }
+double vkt_rng_f64(vkt_rng *r)
+{
+    return (double)(vkt_rng_u64(r) >> 11) * 0x1p-53;
+}
 
 uint64_t vkt_rng_below(vkt_rng *r, uint64_t n)
 {

@@ -31,19 +31,27 @@ static uint32_t rd_be32(const uint8_t *p)
 
 static void wr_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
 }
 
 const char *vkt_image_format_name(vkt_image_format f)
 {
     switch (f) {
-    case VKT_IMAGE_PNG: return "PNG";
-    case VKT_IMAGE_JPEG: return "JPEG";
-    case VKT_IMAGE_BMP: return "BMP";
-    case VKT_IMAGE_TGA: return "TGA";
-    case VKT_IMAGE_WEBP: return "WebP";
-    case VKT_IMAGE_OTHER: return "unsupported image format";
-    case VKT_IMAGE_UNKNOWN: break;
+    case VKT_IMAGE_PNG:
+        return "PNG";
+    case VKT_IMAGE_JPEG:
+        return "JPEG";
+    case VKT_IMAGE_BMP:
+        return "BMP";
+    case VKT_IMAGE_TGA:
+        return "TGA";
+    case VKT_IMAGE_WEBP:
+        return "WebP";
+    case VKT_IMAGE_OTHER:
+        return "unsupported image format";
+    case VKT_IMAGE_UNKNOWN:
+        break;
     }
     return "unknown format";
 }
@@ -77,13 +85,12 @@ static vkt_status check_limits(const char *name, int w, int h, const vkt_image_l
         return vkt_fail(err, VKT_ERR_FORMAT, "%s: image has no pixels (%dx%d)", name, w, h);
     if (w > max_side || h > max_side)
         return vkt_fail(err, VKT_ERR_FORMAT,
-                        "%s: image is %dx%d, larger than the limit of %d pixels per side", name,
-                        w, h, max_side);
+                        "%s: image is %dx%d, larger than the limit of %d pixels per side", name, w,
+                        h, max_side);
     if ((uint64_t)w * (uint64_t)h > max_px)
         return vkt_fail(err, VKT_ERR_FORMAT,
-                        "%s: image is %dx%d = %llu pixels, more than the limit of %llu", name, w,
-                        h, (unsigned long long)w * (unsigned long long)h,
-                        (unsigned long long)max_px);
+                        "%s: image is %dx%d = %llu pixels, more than the limit of %llu", name, w, h,
+                        (unsigned long long)w * (unsigned long long)h, (unsigned long long)max_px);
     return VKT_OK;
 }
 
@@ -296,7 +303,8 @@ static uint32_t utf8_next(const uint8_t *s, size_t *i)
     if (c < 0x80) return (*i)++, c;
     int len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
     uint32_t cp = c & (0x7f >> len);
-    for (int k = 1; k < len; k++) cp = (cp << 6) | (s[*i + k] & 0x3f);
+    for (int k = 1; k < len; k++)
+        cp = (cp << 6) | (s[*i + k] & 0x3f);
     *i += (size_t)len;
     return cp;
 }
@@ -359,10 +367,18 @@ static void filter_row(int f, const uint8_t *row, const uint8_t *prev, size_t ro
         int c = prev && i >= (size_t)bpp ? prev[i - bpp] : 0;
         int x = row[i], pred = 0;
         switch (f) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) / 2; break;
+        case 0:
+            pred = 0;
+            break;
+        case 1:
+            pred = a;
+            break;
+        case 2:
+            pred = b;
+            break;
+        case 3:
+            pred = (a + b) / 2;
+            break;
         default: {
             int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
             pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
@@ -387,7 +403,8 @@ vkt_status vkt_image_png_encode(const uint8_t *px, int w, int h, int channels,
     for (size_t i = 0; i < n_texts; i++) {
         st = check_key(texts[i].key, err);
         if (st) return st;
-        if (!texts[i].text || !vkt_utf8_valid((const uint8_t *)texts[i].text, strlen(texts[i].text)))
+        if (!texts[i].text ||
+            !vkt_utf8_valid((const uint8_t *)texts[i].text, strlen(texts[i].text)))
             return vkt_fail(err, VKT_ERR_USAGE, "PNG text \"%s\": value is not valid UTF-8",
                             texts[i].key);
     }
@@ -408,7 +425,8 @@ vkt_status vkt_image_png_encode(const uint8_t *px, int w, int h, int channels,
             uint8_t *o = cand + (size_t)f * rowlen;
             filter_row(f, row, prev, rowlen, channels, o);
             uint64_t s = 0;
-            for (size_t i = 0; i < rowlen; i++) s += o[i] < 128 ? o[i] : 256 - o[i];
+            for (size_t i = 0; i < rowlen; i++)
+                s += o[i] < 128 ? o[i] : 256 - o[i];
             if (s < best_sum) best_sum = s, best = f;
         }
         uint8_t *dst = raw + (size_t)y * (rowlen + 1);
@@ -562,7 +580,10 @@ static int inflate_bounded(const uint8_t *p, size_t n, uint8_t **out, size_t *ou
     return 0;
 }
 
-static const uint8_t *memchr0(const uint8_t *p, size_t n) { return memchr(p, 0, n); }
+static const uint8_t *memchr0(const uint8_t *p, size_t n)
+{
+    return memchr(p, 0, n);
+}
 
 typedef struct text_acc {
     vkt_png_texts t;
@@ -610,8 +631,8 @@ fail:
     return st;
 }
 
-static vkt_status text_chunk(text_acc *a, const char *type, const uint8_t *p, size_t n,
-                             size_t off, const char *name, vkt_err *err)
+static vkt_status text_chunk(text_acc *a, const char *type, const uint8_t *p, size_t n, size_t off,
+                             const char *name, vkt_err *err)
 {
     const uint8_t *z = memchr0(p, n);
     size_t kn = z ? (size_t)(z - p) : n;
@@ -686,8 +707,8 @@ vkt_status vkt_png_texts_read(const uint8_t *data, size_t n, const char *name, v
     size_t off = 8;
     for (int first = 1;; first = 0) {
         if (!vkt_range_ok(off, 8, n)) {
-            st = vkt_fail(err, VKT_ERR_FORMAT, "%s: truncated PNG: no IEND chunk (ends at byte %zu)",
-                          name, n);
+            st = vkt_fail(err, VKT_ERR_FORMAT,
+                          "%s: truncated PNG: no IEND chunk (ends at byte %zu)", name, n);
             goto done;
         }
         uint32_t len = rd_be32(data + off);
@@ -772,16 +793,32 @@ static void put_quoted(vkt_buf *b, const char *v)
     for (const char *s = v; *s; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
-        case '"': vkt_buf_puts(b, "\\\""); break;
-        case '\\': vkt_buf_puts(b, "\\\\"); break;
-        case '\n': vkt_buf_puts(b, "\\n"); break;
-        case '\r': vkt_buf_puts(b, "\\r"); break;
-        case '\t': vkt_buf_puts(b, "\\t"); break;
-        case '\b': vkt_buf_puts(b, "\\b"); break;
-        case '\f': vkt_buf_puts(b, "\\f"); break;
+        case '"':
+            vkt_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            vkt_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            vkt_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            vkt_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            vkt_buf_puts(b, "\\t");
+            break;
+        case '\b':
+            vkt_buf_puts(b, "\\b");
+            break;
+        case '\f':
+            vkt_buf_puts(b, "\\f");
+            break;
         default:
-            if (c < 0x20) vkt_buf_printf(b, "\\u%04x", c);
-            else vkt_buf_append(b, &c, 1);
+            if (c < 0x20)
+                vkt_buf_printf(b, "\\u%04x", c);
+            else
+                vkt_buf_append(b, &c, 1);
         }
     }
     vkt_buf_puts(b, "\"");

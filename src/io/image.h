@@ -44,7 +44,7 @@ typedef enum vkt_image_format {
 #define VKT_IMAGE_MAX_FILE ((size_t)256 << 20)
 
 typedef struct vkt_image_limits {
-    int max_side;      /* <= 0: VKT_IMAGE_MAX_SIDE */
+    int max_side;        /* <= 0: VKT_IMAGE_MAX_SIDE */
     uint64_t max_pixels; /* 0: VKT_IMAGE_MAX_PIXELS */
 } vkt_image_limits;
 

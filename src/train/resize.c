@@ -82,8 +82,8 @@ static inline uint8_t clip8(int64_t v)
 vkt_status vkt_resize_bicubic(const uint8_t *src, int sw, int sh, int C, uint8_t *dst, int dw,
                               int dh, vkt_err *err)
 {
-    if (C < 1 || C > 4 || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || sw > 65536 ||
-        sh > 65536 || dw > 65536 || dh > 65536)
+    if (C < 1 || C > 4 || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 || sw > 65536 || sh > 65536 ||
+        dw > 65536 || dh > 65536)
         return vkt_fail(err, VKT_ERR_USAGE, "resize: bad sizes %dx%dx%d -> %dx%d", sw, sh, C, dw,
                         dh);
     vkt_status st = VKT_OK;
@@ -114,7 +114,8 @@ vkt_status vkt_resize_bicubic(const uint8_t *src, int sw, int sh, int C, uint8_t
                 const int32_t *k = ch.k + (size_t)xx * ch.ksize;
                 for (int c = 0; c < C; c++) {
                     int64_t ss = 1 << (PRECISION_BITS - 1);
-                    for (int x = 0; x < xmax; x++) ss += row[(size_t)(x + xmin) * C + c] * (int64_t)k[x];
+                    for (int x = 0; x < xmax; x++)
+                        ss += row[(size_t)(x + xmin) * C + c] * (int64_t)k[x];
                     o[(size_t)xx * C + c] = clip8(ss);
                 }
             }

@@ -14,7 +14,8 @@ static void test_rng(void)
     TK_CHECK(vkt_rng_u64(&r) == 0xE220A8397B1DCDAFull, "splitmix64(0) #1");
     TK_CHECK(vkt_rng_u64(&r) == 0x6E789E6AA1B965F4ull, "splitmix64(0) #2");
     TK_CHECK(vkt_rng_u64(&r) == 0x06C45D188009454Full, "splitmix64(0) #3");
-    vkt_rng a = vkt_rng_keyed(7, 1, 2, 3), b = vkt_rng_keyed(7, 1, 2, 3), c = vkt_rng_keyed(7, 1, 3, 2);
+    vkt_rng a = vkt_rng_keyed(7, 1, 2, 3), b = vkt_rng_keyed(7, 1, 2, 3),
+            c = vkt_rng_keyed(7, 1, 3, 2);
     uint64_t x = vkt_rng_u64(&a);
     TK_CHECK(x == vkt_rng_u64(&b), "keyed streams repeat");
     TK_CHECK(x != vkt_rng_u64(&c), "keys are ordered");
@@ -22,10 +23,13 @@ static void test_rng(void)
     int cnt[6] = {0}, bad = 0;
     for (int i = 0; i < 60000; i++) {
         uint64_t v = vkt_rng_below(&a, 6);
-        if (v < 6) cnt[v]++;
-        else bad++;
+        if (v < 6)
+            cnt[v]++;
+        else
+            bad++;
     }
-    for (int i = 0; i < 6; i++) TK_CHECK(fabs(cnt[i] - 10000.0) < 5 * 91.3, "below(6) bin %d: %d", i, cnt[i]);
+    for (int i = 0; i < 6; i++)
+        TK_CHECK(fabs(cnt[i] - 10000.0) < 5 * 91.3, "below(6) bin %d: %d", i, cnt[i]);
     TK_CHECK(!bad && vkt_rng_below(&a, 1) == 0 && vkt_rng_below(&a, 0) == 0, "below range");
     double lo = 1, hi = 0;
     for (int i = 0; i < 10000; i++) {
@@ -38,13 +42,29 @@ static void test_rng(void)
 static void test_pyfmt(void)
 {
     /* Expected strings are what CPython 3.11 prints for repr(v). */
-    static const struct { double v; const char *repr; } cases[] = {
-        {0.005, "0.005"}, {1e-05, "1e-05"}, {0.0001, "0.0001"}, {0.001, "0.001"},
-        {1e16, "1e+16"}, {1e15, "1000000000000000.0"}, {0.1 + 0.2, "0.30000000000000004"},
-        {100.0, "100.0"}, {1.5e-07, "1.5e-07"}, {-0.0, "-0.0"}, {0.0, "0.0"},
-        {123456789012345678.0, "1.2345678901234568e+17"}, {5e-324, "5e-324"},
-        {1.7976931348623157e308, "1.7976931348623157e+308"}, {(double)0.005f, "0.004999999888241291"},
-        {-2.5, "-2.5"}, {7.0, "7.0"}, {12345.678, "12345.678"}, {0.00012, "0.00012"},
+    static const struct {
+        double v;
+        const char *repr;
+    } cases[] = {
+        {0.005, "0.005"},
+        {1e-05, "1e-05"},
+        {0.0001, "0.0001"},
+        {0.001, "0.001"},
+        {1e16, "1e+16"},
+        {1e15, "1000000000000000.0"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {100.0, "100.0"},
+        {1.5e-07, "1.5e-07"},
+        {-0.0, "-0.0"},
+        {0.0, "0.0"},
+        {123456789012345678.0, "1.2345678901234568e+17"},
+        {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {(double)0.005f, "0.004999999888241291"},
+        {-2.5, "-2.5"},
+        {7.0, "7.0"},
+        {12345.678, "12345.678"},
+        {0.00012, "0.00012"},
     };
     char b[VKT_PYFMT_FLOAT_MAX];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

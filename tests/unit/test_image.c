@@ -37,13 +37,15 @@ static uint8_t *picture(int w, int h, int c)
         for (int x = 0; x < w; x++)
             for (int k = 0; k < c; k++)
                 p[((size_t)y * w + x) * c + k] =
-                    (uint8_t)(k == 3 ? 40 + (x * 7 + y) % 200 : (x * 255 / w + y * 3 + k * 50) % 256);
+                    (uint8_t)(k == 3 ? 40 + (x * 7 + y) % 200
+                                     : (x * 255 / w + y * 3 + k * 50) % 256);
     return p;
 }
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
 }
 
 /* Appends a chunk with a correct CRC (or a wrong one when bad_crc). */
@@ -73,16 +75,22 @@ static void png_start(membuf *m, uint32_t w, uint32_t h, int ct)
     chunk(m, "IHDR", ihdr, 13, 0);
 }
 
-static int has_msg(const vkt_err *e, const char *want) { return strstr(e->msg, want) != NULL; }
+static int has_msg(const vkt_err *e, const char *want)
+{
+    return strstr(e->msg, want) != NULL;
+}
 
 static void test_sniff(void)
 {
     TK_CHECK(vkt_image_sniff((const uint8_t *)"\x89PNG\r\n\x1a\n", 8, "a") == VKT_IMAGE_PNG, "png");
-    TK_CHECK(vkt_image_sniff((const uint8_t *)"\xff\xd8\xff\xe0", 4, "a") == VKT_IMAGE_JPEG, "jpeg");
-    TK_CHECK(vkt_image_sniff((const uint8_t *)"RIFF\0\0\0\0WEBPVP8 ", 16, "a") == VKT_IMAGE_WEBP, "webp");
+    TK_CHECK(vkt_image_sniff((const uint8_t *)"\xff\xd8\xff\xe0", 4, "a") == VKT_IMAGE_JPEG,
+             "jpeg");
+    TK_CHECK(vkt_image_sniff((const uint8_t *)"RIFF\0\0\0\0WEBPVP8 ", 16, "a") == VKT_IMAGE_WEBP,
+             "webp");
     TK_CHECK(vkt_image_sniff((const uint8_t *)"BM", 2, "a") == VKT_IMAGE_BMP, "bmp");
     TK_CHECK(vkt_image_sniff((const uint8_t *)"GIF89a", 6, "a.gif") == VKT_IMAGE_OTHER, "gif");
-    TK_CHECK(vkt_image_sniff((const uint8_t *)"\0\0\2", 3, "a.TGA") == VKT_IMAGE_TGA, "tga by name");
+    TK_CHECK(vkt_image_sniff((const uint8_t *)"\0\0\2", 3, "a.TGA") == VKT_IMAGE_TGA,
+             "tga by name");
     TK_CHECK(vkt_image_sniff((const uint8_t *)"hello", 5, "a.txt") == VKT_IMAGE_UNKNOWN, "text");
 }
 
@@ -96,7 +104,8 @@ static void test_png_roundtrip(void)
         uint8_t *png = NULL;
         size_t n = 0;
         vkt_err err = {0};
-        TK_CHECK(vkt_image_png_encode(px, w, h, c, NULL, 0, &png, &n, &err) == VKT_OK, "%s", err.msg);
+        TK_CHECK(vkt_image_png_encode(px, w, h, c, NULL, 0, &png, &n, &err) == VKT_OK, "%s",
+                 err.msg);
         vkt_image img = {0};
         TK_CHECK(vkt_image_decode(png, n, "rt.png", NULL, &img, &err) == VKT_OK, "%s", err.msg);
         TK_CHECK(img.w == w && img.h == h && img.info.format == VKT_IMAGE_PNG, "dims c=%d", c);
@@ -130,7 +139,8 @@ static void test_stb_formats(void)
     TK_CHECK(vkt_image_decode(j.p, j.n, "x.jpg", NULL, &img, &err) == VKT_OK, "%s", err.msg);
     double sum = 0;
     for (int i = 0; img.rgba && i < w * h; i++)
-        for (int k = 0; k < 3; k++) sum += abs(img.rgba[i * 4 + k] - rgb[i * 3 + k]);
+        for (int k = 0; k < 3; k++)
+            sum += abs(img.rgba[i * 4 + k] - rgb[i * 3 + k]);
     /* Lossy at quality 95 on smooth ramps: a mean error of a few LSB. */
     TK_CHECK(img.w == w && img.h == h && !img.info.has_alpha && sum / (w * h * 3) < 4.0,
              "jpeg mean abs error %.2f", sum / (w * h * 3));
@@ -153,8 +163,10 @@ static void test_stb_formats(void)
             TK_CHECK(vkt_image_decode(m->p, m->n, name, NULL, &img, &err) == VKT_OK, "%s", err.msg);
             int bad = 0;
             for (int i = 0; img.rgba && i < w * h; i++)
-                for (int k = 0; k < c; k++) bad += img.rgba[i * 4 + k] != src[i * c + k];
-            TK_CHECK(img.w == w && img.h == h && bad == 0, "%s c=%d: %d samples differ", name, c, bad);
+                for (int k = 0; k < c; k++)
+                    bad += img.rgba[i * 4 + k] != src[i * c + k];
+            TK_CHECK(img.w == w && img.h == h && bad == 0, "%s c=%d: %d samples differ", name, c,
+                     bad);
             /* stb writes 32-bit BMPs with BI_BITFIELDS and an alpha mask (Pillow: RGBA) and
              * 32-bit TGAs (Pillow: RGBA). */
             TK_CHECK(img.info.has_alpha == (c == 4), "%s c=%d alpha flag %d", name, c,
@@ -191,7 +203,8 @@ static void test_webp(void)
              "truncated webp: %s", err.msg);
     uint8_t *junk = malloc(n);
     memcpy(junk, out, 20);
-    for (size_t i = 20; i < n; i++) junk[i] = (uint8_t)(i * 131);
+    for (size_t i = 20; i < n; i++)
+        junk[i] = (uint8_t)(i * 131);
     TK_CHECK(vkt_image_decode(junk, n, "junk.webp", NULL, &img, &err) == VKT_ERR_FORMAT &&
                  has_msg(&err, "junk.webp"),
              "garbage webp: %s", err.msg);
@@ -228,7 +241,8 @@ static void test_hostile_decode(void)
     free(m.p);
     m = (membuf){0};
     png_start(&m, 0x80000000u, 1, 2);
-    TK_CHECK(vkt_image_decode(m.p, m.n, "neg.png", NULL, &img, &err) == VKT_ERR_FORMAT, "2^31 wide");
+    TK_CHECK(vkt_image_decode(m.p, m.n, "neg.png", NULL, &img, &err) == VKT_ERR_FORMAT,
+             "2^31 wide");
     free(m.p);
     m = (membuf){0};
     png_start(&m, 9000, 9000, 6); /* 81 Mpx: under the side limit, over the pixel limit */
@@ -244,9 +258,9 @@ static void test_hostile_decode(void)
     free(m.p);
 
     /* JPEG SOI + SOF0 declaring 65000 x 65000. */
-    static const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0xfd, 0xe8, 0xfd,
-                                  0xe8, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11,
-                                  0x01, 0xff, 0xd9};
+    static const uint8_t jpg[] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0xfd,
+                                  0xe8, 0xfd, 0xe8, 0x03, 0x01, 0x22, 0x00, 0x02,
+                                  0x11, 0x01, 0x03, 0x11, 0x01, 0xff, 0xd9};
     TK_CHECK(vkt_image_decode(jpg, sizeof jpg, "huge.jpg", NULL, &img, &err) == VKT_ERR_FORMAT &&
                  has_msg(&err, "huge.jpg") && has_msg(&err, "65000x65000"),
              "huge jpeg: %s", err.msg);
@@ -266,7 +280,8 @@ static void test_hostile_decode(void)
     free(px);
 
     uint8_t junk[64];
-    for (int i = 0; i < 64; i++) junk[i] = (uint8_t)(i * 37 + 11);
+    for (int i = 0; i < 64; i++)
+        junk[i] = (uint8_t)(i * 37 + 11);
     TK_CHECK(vkt_image_decode(junk, 64, "junk.png", NULL, &img, &err) == VKT_ERR_FORMAT &&
                  has_msg(&err, "junk.png") && has_msg(&err, "not a PNG"),
              "junk: %s", err.msg);
@@ -284,8 +299,8 @@ static void test_png_texts(void)
     uint8_t px[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     vkt_png_text texts[] = {
         {"parameters", "a cat\nSteps: 20, Sampler: Euler a"},
-        {"latin", "caf\xc3\xa9"},          /* é fits Latin-1: tEXt */
-        {"utf8", "\xe7\x8c\xab cat"},       /* 猫: iTXt */
+        {"latin", "caf\xc3\xa9"},     /* é fits Latin-1: tEXt */
+        {"utf8", "\xe7\x8c\xab cat"}, /* 猫: iTXt */
         {"parameters", "second wins"},
     };
     uint8_t *png = NULL;
@@ -297,7 +312,8 @@ static void test_png_texts(void)
     size_t off = 8;
     int k = 0, order_ok = 1;
     while (png && off + 8 <= n && k < 7) {
-        uint32_t len = (uint32_t)png[off] << 24 | png[off + 1] << 16 | png[off + 2] << 8 | png[off + 3];
+        uint32_t len =
+            (uint32_t)png[off] << 24 | png[off + 1] << 16 | png[off + 2] << 8 | png[off + 3];
         order_ok &= !memcmp(png + off + 4, want[k++], 4);
         off += 12 + len;
     }
@@ -445,8 +461,13 @@ static void test_png_texts_hostile(void)
 
 static void test_infotext(void)
 {
-    vkt_infotext it = {.prompt = "portrait of usada pekora", .steps = 20, .sampler = "Euler a",
-                       .cfg_scale = 7, .seed = 4077357776LL, .width = 512, .height = 512,
+    vkt_infotext it = {.prompt = "portrait of usada pekora",
+                       .steps = 20,
+                       .sampler = "Euler a",
+                       .cfg_scale = 7,
+                       .seed = 4077357776LL,
+                       .width = 512,
+                       .height = 512,
                        .model_hash = "45dee52b"};
     char *s = vkt_infotext_format(&it);
     /* The wiki's example infotext (seed 003), byte for byte. */
@@ -464,8 +485,8 @@ static void test_infotext(void)
                              "hash: 45dee52b, Model: \"tiny: test,model\""),
              "negative + quoted model: %s", s);
     free(s);
-    it = (vkt_infotext){.prompt = "", .steps = 1, .sampler = "DDIM", .cfg_scale = 1, .width = 64,
-                        .height = 64};
+    it = (vkt_infotext){
+        .prompt = "", .steps = 1, .sampler = "DDIM", .cfg_scale = 1, .width = 64, .height = 64};
     s = vkt_infotext_format(&it);
     TK_CHECK(s && !strcmp(s, "Steps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 64x64"),
              "empty prompt stripped: %s", s);

@@ -32,7 +32,8 @@ static void test_golden(void)
         int sh = (int)s->shape[0], sw = (int)s->shape[1], C = (int)s->shape[2];
         int dh = (int)d->shape[0], dw = (int)d->shape[1];
         uint8_t *out = malloc((size_t)dw * dh * C);
-        TK_CHECK(vkt_resize_bicubic(s->data, sw, sh, C, out, dw, dh, &err) == VKT_OK, "%s", err.msg);
+        TK_CHECK(vkt_resize_bicubic(s->data, sw, sh, C, out, dw, dh, &err) == VKT_OK, "%s",
+                 err.msg);
         int maxd = 0, nd = 0;
         for (size_t k = 0; k < (size_t)dw * dh * C; k++) {
             int diff = abs((int)out[k] - (int)d->data[k]);
@@ -61,7 +62,8 @@ static void test_args(void)
     uint8_t big[23 * 3 * 3];
     TK_CHECK(vkt_resize_bicubic(flat, 7, 5, 3, big, 23, 3, &err) == VKT_OK, "%s", err.msg);
     int ok = 1;
-    for (size_t i = 0; i < sizeof big; i++) ok &= big[i] == 200;
+    for (size_t i = 0; i < sizeof big; i++)
+        ok &= big[i] == 200;
     TK_CHECK(ok, "constant image stays constant");
 }
 
@@ -73,7 +75,8 @@ static void test_rule(void)
     vkt_resize_train_crop(&r, 100, 77, &x0, &y0, &cw, &ch);
     TK_CHECK(x0 == 0 && y0 == 0 && cw == 100 && ch == 77, "no crop without varsize");
     r.varsize = true;
-    TK_CHECK(vkt_resize_train_size(&r, 100, 77, &tw, &th) && tw == 100 && th == 77, "varsize keeps");
+    TK_CHECK(vkt_resize_train_size(&r, 100, 77, &tw, &th) && tw == 100 && th == 77,
+             "varsize keeps");
     r.varsize_multiple = 64;
     vkt_resize_train_crop(&r, 200, 77, &x0, &y0, &cw, &ch);
     TK_CHECK(cw == 192 && ch == 64 && x0 == 4 && y0 == 6, "centre crop to multiples of 64");
@@ -83,7 +86,8 @@ static void test_rule(void)
     int w = 9, h = 6;
     uint8_t rgba[9 * 6 * 4], rgb[9 * 6 * 3];
     for (int i = 0; i < w * h; i++) {
-        for (int k = 0; k < 3; k++) rgba[i * 4 + k] = rgb[i * 3 + k] = (uint8_t)(i * 13 + k * 70);
+        for (int k = 0; k < 3; k++)
+            rgba[i * 4 + k] = rgb[i * 3 + k] = (uint8_t)(i * 13 + k * 70);
         rgba[i * 4 + 3] = (uint8_t)(i * 5); /* mostly transparent: must not darken anything */
     }
     vkt_resize_rule sq = {.width = 5, .height = 8};
@@ -91,14 +95,16 @@ static void test_rule(void)
     vkt_err err = {0};
     TK_CHECK(vkt_resize_train_rgb(&sq, rgba, w, h, &out, &tw, &th, &err) == VKT_OK, "%s", err.msg);
     vkt_resize_bicubic(rgb, w, h, 3, want, 5, 8, &err);
-    TK_CHECK(out && tw == 5 && th == 8 && !memcmp(out, want, sizeof want), "squash = resize of RGB");
+    TK_CHECK(out && tw == 5 && th == 8 && !memcmp(out, want, sizeof want),
+             "squash = resize of RGB");
     free(out);
     vkt_resize_rule vs = {.varsize = true, .varsize_multiple = 4};
     TK_CHECK(vkt_resize_train_rgb(&vs, rgba, w, h, &out, &tw, &th, &err) == VKT_OK, "%s", err.msg);
     /* 9x6 cropped to 8x4 at (0, 1). */
     int same = out && tw == 8 && th == 4;
     for (int y = 0; same && y < 4; y++)
-        for (int x = 0; x < 8; x++) same &= !memcmp(out + (y * 8 + x) * 3, rgb + ((y + 1) * 9 + x) * 3, 3);
+        for (int x = 0; x < 8; x++)
+            same &= !memcmp(out + (y * 8 + x) * 3, rgb + ((y + 1) * 9 + x) * 3, 3);
     TK_CHECK(same, "varsize crop copies pixels");
     free(out);
 }

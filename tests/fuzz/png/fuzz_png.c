@@ -63,7 +63,8 @@ static uint8_t *fix_crcs(const uint8_t *d, size_t n)
     memcpy(c, d, n);
     size_t off = 8;
     while (off + 12 <= n) {
-        uint32_t len = (uint32_t)c[off] << 24 | (uint32_t)c[off + 1] << 16 | c[off + 2] << 8 | c[off + 3];
+        uint32_t len =
+            (uint32_t)c[off] << 24 | (uint32_t)c[off + 1] << 16 | c[off + 2] << 8 | c[off + 3];
         if (len > n - off - 12) break;
         uLong crc = crc32(0, c + off + 4, 4 + len);
         uint8_t *p = c + off + 8 + len;
@@ -97,13 +98,17 @@ static size_t mutate(vkt_rng *r, const uint8_t *src, size_t n, uint8_t *dst, siz
     for (int e = 0; e < edits; e++) {
         size_t at = vkt_rng_below(r, m);
         switch (vkt_rng_below(r, 5)) {
-        case 0: dst[at] ^= (uint8_t)(1u << vkt_rng_below(r, 8)); break;
+        case 0:
+            dst[at] ^= (uint8_t)(1u << vkt_rng_below(r, 8));
+            break;
         case 1: {
             static const uint8_t vals[] = {0, 1, 0x7f, 0x80, 0xff};
             dst[at] = vals[vkt_rng_below(r, sizeof vals)];
             break;
         }
-        case 2: m = at + 1; break;
+        case 2:
+            m = at + 1;
+            break;
         case 3: {
             size_t len = 1 + vkt_rng_below(r, 16);
             if (at + len <= m && m + len <= cap) {
@@ -112,7 +117,8 @@ static size_t mutate(vkt_rng *r, const uint8_t *src, size_t n, uint8_t *dst, siz
             }
             break;
         }
-        default: dst[at] = (uint8_t)vkt_rng_u64(r);
+        default:
+            dst[at] = (uint8_t)vkt_rng_u64(r);
         }
     }
     return m;
@@ -148,7 +154,8 @@ int main(int argc, char **argv)
         size_t cap = n + 64;
         uint8_t *buf = malloc(cap);
         vkt_rng r = vkt_rng_keyed(0x706e67, (uint64_t)n, (uint64_t)de->d_name[0], 0);
-        for (int i = 0; i < 300; i++, runs++) LLVMFuzzerTestOneInput(buf, mutate(&r, data, n, buf, cap));
+        for (int i = 0; i < 300; i++, runs++)
+            LLVMFuzzerTestOneInput(buf, mutate(&r, data, n, buf, cap));
         free(buf);
         free(data);
     }
