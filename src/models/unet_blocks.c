@@ -2,20 +2,19 @@
  * forward and input-gradient backward. Knows nothing of the whole UNet's layout. */
 #include "models/unet_blocks.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/fault.h"
 #include "nn/ops/act.h"
+#include "nn/ops/attention.h"
 #include "nn/ops/binary.h"
 #include "nn/ops/conv2d.h"
 #include "nn/ops/geglu.h"
 #include "nn/ops/groupnorm.h"
 #include "nn/ops/layernorm.h"
 #include "nn/ops/matmul.h"
-#include "nn/ops/softmax.h"
 
 #define RES_GN_EPS 1e-5f /* ResBlock in_layers.0 / out_layers.0 (§3.4) */
 
@@ -202,54 +201,15 @@ vkt_status vkt_unet_res_bwd(vkt_step *s, const vkt_unet_res *r, const vkt_unet_r
 
 /* ------------------------------------------------------------------------------------------ */
 /* Attention: o = softmax(q·kᵀ·D^-½)·v per head, heads interleaved in the channel dim
- * (q [B, Tq, H·D], k and v [B, Tk, H·D]).
- *
- * TODO(#3): this is the unfused composition (per-head matmuls and a softmax over a materialised
- * [B, H, Tq, Tk] score matrix, kept as `aux` for the backward) until the flash-style attention op
- * lands; at SD1.5 size the saved probabilities are what dominates the step's memory. */
-
-/* Operand: head h of a [B, T, C] tensor as a [T, D] matrix (transposed: [D, T]). */
-static vkt_matmul_operand head_op(const vkt_tensor *t, int64_t h, int64_t D, bool trans)
-{
-    const int64_t T = t->shape[1], C = t->shape[2];
-    vkt_matmul_operand o = {t, h * D, T * C, C, 1};
-    if (trans) {
-        o.row_stride = 1;
-        o.col_stride = C;
-    }
-    return o;
-}
-
-/* Operand: head h of the [B, H, Tq, Tk] probabilities as [Tq, Tk] (transposed: [Tk, Tq]). */
-static vkt_matmul_operand prob_op(const vkt_tensor *p, int64_t h, bool trans)
-{
-    const int64_t H = p->shape[1], Tq = p->shape[2], Tk = p->shape[3];
-    vkt_matmul_operand o = {p, h * Tq * Tk, H * Tq * Tk, Tk, 1};
-    if (trans) {
-        o.row_stride = 1;
-        o.col_stride = Tk;
-    }
-    return o;
-}
-
-static vkt_status mm(vkt_step *s, int64_t B, int64_t M, int64_t N, int64_t K, vkt_matmul_operand a,
-                     vkt_matmul_operand b, vkt_matmul_operand c, float alpha, vkt_err *err)
-{
-    vkt_matmul_desc d = {B, M, N, K, a, b, c, NULL, 0, alpha, VKT_GRAD_OVERWRITE, NULL};
-    return vkt_op_matmul(s, &d, err);
-}
+ * (q [B, Tq, H·D], k and v [B, Tk, H·D]), flash-style: the forward saves the per-row log-sum-exp
+ * [B, H, Tq] (f32) as `aux`, and the backward recomputes the probabilities. */
 
 static vkt_status attn_fwd(vkt_step *s, int heads, const vkt_tensor *q, const vkt_tensor *k, const vkt_tensor *v,
                            vkt_tensor *o, vkt_tensor *aux, vkt_err *err)
 {
-    const int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], C = q->shape[2], D = C / heads;
-    const float scale = (float)(1.0 / sqrt((double)D));
-    vkt_status st = vkt_unet_tmp(s, q->dtype, 4, (int64_t[]){B, heads, Tq, Tk}, "attn probs", aux, err);
-    for (int64_t h = 0; h < heads && !st; h++) /* scores = q_h · k_hᵀ · scale */
-        st = mm(s, B, Tq, Tk, D, head_op(q, h, D, false), head_op(k, h, D, true), prob_op(aux, h, false), scale, err);
-    if (!st) st = vkt_op_softmax_fwd(s, aux, aux, err);
-    for (int64_t h = 0; h < heads && !st; h++) /* o_h = p_h · v_h */
-        st = mm(s, B, Tq, D, Tk, prob_op(aux, h, false), head_op(v, h, D, false), head_op(o, h, D, false), 1.0f, err);
+    const int64_t B = q->shape[0], Tq = q->shape[1];
+    vkt_status st = vkt_unet_tmp(s, VKT_F32, 3, (int64_t[]){B, heads, Tq}, "attn lse", aux, err);
+    if (!st) st = vkt_op_attention_fwd(s, q, k, v, heads, 0.0f, false, o, aux, err);
     return st;
 }
 
@@ -257,27 +217,8 @@ static vkt_status attn_fwd(vkt_step *s, int heads, const vkt_tensor *q, const vk
 static vkt_status attn_bwd(vkt_step *s, int heads, const vkt_unet_attn_saved *a, const vkt_tensor *dout,
                            vkt_tensor *dq, vkt_tensor *dk, vkt_tensor *dv, vkt_err *err)
 {
-    const vkt_tensor *q = &a->q, *k = &a->k, *v = &a->v, *p = &a->aux;
-    const int64_t B = q->shape[0], Tq = q->shape[1], Tk = k->shape[1], C = q->shape[2], D = C / heads;
-    const float scale = (float)(1.0 / sqrt((double)D));
-    vkt_tensor dp;
-    vkt_status st = vkt_unet_tmp(s, q->dtype, 4, p->shape, "d attn probs", &dp, err);
-    for (int64_t h = 0; h < heads && !st; h++) {
-        /* dv_h = p_hᵀ · do_h;  dp_h = do_h · v_hᵀ */
-        st = mm(s, B, Tk, D, Tq, prob_op(p, h, true), head_op(dout, h, D, false), head_op(dv, h, D, false), 1.0f, err);
-        if (!st)
-            st = mm(s, B, Tq, Tk, D, head_op(dout, h, D, false), head_op(v, h, D, true), prob_op(&dp, h, false), 1.0f,
-                    err);
-    }
-    if (!st) st = vkt_op_softmax_bwd(s, p, &dp, &dp, VKT_GRAD_OVERWRITE, err); /* dp := d scores */
-    for (int64_t h = 0; h < heads && !st; h++) {
-        /* dq_h = ds_h · k_h · scale;  dk_h = ds_hᵀ · q_h · scale */
-        st = mm(s, B, Tq, D, Tk, prob_op(&dp, h, false), head_op(k, h, D, false), head_op(dq, h, D, false), scale, err);
-        if (!st)
-            st = mm(s, B, Tk, D, Tq, prob_op(&dp, h, true), head_op(q, h, D, false), head_op(dk, h, D, false), scale,
-                    err);
-    }
-    return st;
+    return vkt_op_attention_bwd(s, &a->q, &a->k, &a->v, &a->o, &a->aux, dout, heads, 0.0f, false, dq, dk, dv,
+                                VKT_GRAD_OVERWRITE, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -120,7 +120,7 @@ vkt_status vkt_unet_st_load(vkt_weights *w, const vkt_weight_source *src, const 
 
 typedef struct vkt_unet_attn_saved {
     vkt_tensor q, k, v, o; /* [B, Tq|Tk, C] projections and the attention output */
-    vkt_tensor aux;        /* what the attention backward needs besides (softmax statistics) */
+    vkt_tensor aux;        /* the softmax log-sum-exp, f32 [B, heads, Tq] */
     bool hooked;           /* the hook replaced c_k or c_v: its backward is called */
 } vkt_unet_attn_saved;
 
