@@ -707,15 +707,93 @@ static void test_unet(void)
     unet_case("hn_ln", "hn_ln.pt", VKT_F16);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Memory plan of one UNet training step (forward, MSE loss, backward to the context), measured
+ * with vkt_step_end_dry (nothing allocated, nothing submitted):
+ *
+ *   test_unet plan                                  the tiny model (generated), 8x8 latent, B=2
+ *   test_unet plan MODEL.safetensors H W B fp16|fp32 any SD1 file, e.g. make-tiny-model --sd15
+ */
+static void test_plan(int argc, char **argv)
+{
+    env e;
+    vkt_err err = {0};
+    vkt_unet *u = NULL;
+    vkt_safetensors *file = NULL;
+    int64_t H = 8, W = 8, B = 2, T = 77;
+    vkt_dtype dt = VKT_F32;
+    vkt_status st;
+    if (argc >= 3) {
+        memset(&e, 0, sizeof e);
+        st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e.dev, &err);
+        if (!st) st = vkt_step_create(e.dev, &e.step, &err);
+        if (!st) st = vkt_safetensors_open(argv[2], &file, &err);
+        if (!st) {
+            e.model = file;
+            e.src = vkt_weight_source_safetensors(file, "model.diffusion_model.", argv[2]);
+        }
+        if (argc >= 6) {
+            H = atoll(argv[3]);
+            W = atoll(argv[4]);
+            B = atoll(argv[5]);
+        }
+        if (argc >= 7 && !strcmp(argv[6], "fp16")) dt = VKT_F16;
+    } else {
+        st = env_init(&e, NULL, &err);
+    }
+    if (!st) st = load_unet(&e, dt, &u, &err);
+    vkt_tensor x = {0}, t = {0}, ctx = {0}, noise = {0};
+    if (!st) st = vkt_tensor_alloc(e.dev, dt, 4, (int64_t[]){B, 4, H, W}, "x", &x, &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_I32, 1, &B, "t", &t, &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, dt, 3, (int64_t[]){B, T, vkt_unet_get_config(u)->ctx}, "ctx", &ctx, &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 4, (int64_t[]){B, 4, H, W}, "noise", &noise, &err);
+    vkt_tensor eps, e32, ps, loss, d32, deps, dc;
+    vkt_unet_saved *sv = NULL;
+    if (!st) st = vkt_step_begin_planned(e.step, &err);
+    if (!st) st = vkt_unet_fwd(u, e.step, &x, &t, &ctx, NULL, &eps, &sv, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 4, eps.shape, "eps f32", &e32, &err);
+    if (!st) st = vkt_op_cast(e.step, &eps, &e32, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, &B, "per sample", &ps, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){1}, "loss", &loss, &err);
+    if (!st) st = vkt_op_mse_fwd(e.step, &e32, &noise, NULL, &ps, &loss, &err);
+    if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 4, eps.shape, "d eps f32", &d32, &err);
+    if (!st) st = vkt_op_mse_bwd(e.step, &e32, &noise, NULL, 1.0f, &d32, VKT_GRAD_OVERWRITE, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 4, eps.shape, "d eps", &deps, &err);
+    if (!st) st = vkt_op_cast(e.step, &d32, &deps, &err);
+    if (!st) st = vkt_unet_tmp(e.step, dt, 3, ctx.shape, "d context", &dc, &err);
+    if (!st) st = vkt_unet_bwd(u, e.step, sv, &deps, &dc, VKT_GRAD_OVERWRITE, &err);
+    vkt_unet_saved_destroy(sv);
+    if (!st) st = vkt_step_keep(e.step, &loss, &err);
+    if (!st) st = vkt_step_keep(e.step, &dc, &err);
+    uint32_t n_rec = vkt_cmd_n_records(e.step->cmd);
+    if (!st) st = vkt_step_end_dry(e.step, &err);
+    TK_CHECK(st == VKT_OK, "plan: %s", err.msg);
+    if (!st) {
+        uint64_t peak = vkt_step_peak_bytes(e.step), naive = vkt_step_naive_bytes(e.step);
+        const vkt_unet_config *c = vkt_unet_get_config(u);
+        printf("UNet mc %lld, %d levels, %d attentions, %s weights %.1f MiB\n", (long long)c->mc, c->n_levels,
+               c->n_attn, vkt_dtype_name(dt), vkt_unet_weight_bytes(u) / 1048576.0);
+        printf("step [B=%lld, 4, %lld, %lld], T=%lld: planned peak %.1f MiB, naive %.1f MiB (%.1fx), dispatches %u\n",
+               (long long)B, (long long)H, (long long)W, (long long)T, peak / 1048576.0, naive / 1048576.0,
+               peak ? (double)naive / peak : 0, n_rec);
+        TK_CHECK(peak > 0 && peak < naive, "peak %llu, naive %llu", (unsigned long long)peak, (unsigned long long)naive);
+    }
+    vkt_tensor ts[4] = {x, t, ctx, noise};
+    free_all(&e, ts, 4);
+    vkt_unet_destroy(u);
+    env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_unet resblock|st|unet|plan\n");
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_unet resblock|st|unet|plan [MODEL H W B fp16|fp32]\n");
         return 2;
     }
     if (!strcmp(argv[1], "resblock")) test_resblock();
     else if (!strcmp(argv[1], "st")) test_st();
     else if (!strcmp(argv[1], "unet")) test_unet();
+    else if (!strcmp(argv[1], "plan")) test_plan(argc, argv);
     else {
         fprintf(stderr, "test_unet: unknown test %s\n", argv[1]);
         return 2;
