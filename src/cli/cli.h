@@ -23,6 +23,7 @@ int vkt_cmd_info(int argc, char **argv);
 int vkt_cmd_bench(int argc, char **argv);
 int vkt_cmd_make_tiny_model(int argc, char **argv);
 int vkt_cmd_compare(int argc, char **argv);
+int vkt_cmd_eval(int argc, char **argv);
 int vkt_cmd_tokenize(int argc, char **argv);
 
 /* Prints "vktrain: error: <msg>" and returns the exit code for err->code. */

@@ -8,6 +8,7 @@ static const vkt_cli_cmd commands[] = {
     {"devices", vkt_cmd_devices, "list Vulkan devices and the features vktrain uses"},
     {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
     {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput at SD1.5 shapes)"},
+    {"eval", vkt_cmd_eval, "run a regression case (eval-case.md) and write its outputs"},
     {"compare", vkt_cmd_compare, "compare two eval outputs tensor by tensor (eval-case.md tolerances)"},
     {"make-tiny-model", vkt_cmd_make_tiny_model, "write the deterministic random SD1 test model"},
     {"info", vkt_cmd_info, "what a model, embedding, hypernetwork or .optim file is (dims, params, hashes)"},
