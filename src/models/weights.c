@@ -27,6 +27,18 @@ vkt_weight_source vkt_weight_source_safetensors(vkt_safetensors *st, const char 
     return s;
 }
 
+static const vkt_tensor_data *find_mf(void *user, const char *key)
+{
+    return vkt_model_file_find((vkt_model_file *)user, key);
+}
+
+vkt_weight_source vkt_weight_source_model_file(vkt_model_file *mf, const char *prefix, const char *origin)
+{
+    vkt_weight_source s = {.find = find_mf, .user = mf, .origin = origin};
+    snprintf(s.prefix, sizeof s.prefix, "%s", prefix ? prefix : "");
+    return s;
+}
+
 vkt_status vkt_weights_create(vkt_device *dev, vkt_dtype dt, vkt_weights **out, vkt_err *err)
 {
     vkt_weights *w = vkt_calloc(1, sizeof *w);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "io/model_file.h"
 #include "io/safetensors.h"
 #include "io/tensor_data.h"
 #include "nn/tensor.h"
@@ -27,6 +28,8 @@ typedef struct vkt_weight_source {
 } vkt_weight_source;
 
 vkt_weight_source vkt_weight_source_safetensors(vkt_safetensors *st, const char *prefix, const char *origin);
+/* Any model file io/model_file opens (.safetensors, .ckpt, diffusers folder), original names. */
+vkt_weight_source vkt_weight_source_model_file(vkt_model_file *mf, const char *prefix, const char *origin);
 
 typedef struct vkt_weights vkt_weights;
 

@@ -26,7 +26,8 @@ typedef struct out_tensor {
 
 typedef struct eval_ctx {
     const vkt_eval_opts *o;
-    vkt_safetensors *model, *cs;
+    vkt_model_file *model;
+    vkt_safetensors *cs;
     vkt_device *dev;
     vkt_step *step;
     /* persistent inputs on the device (owned) */
@@ -134,9 +135,8 @@ static vkt_status text_prepare(eval_ctx *c, vkt_err *err)
         return VKT_OK;
     }
     c->has_text = true;
-    vkt_weight_source src = vkt_weight_source_safetensors(c->model, VKT_CLIP_PREFIX, c->o->model);
-    const char *heads = vkt_safetensors_meta(c->model, "vktrain.clip_heads");
-    vkt_status st = vkt_clip_load(c->dev, &src, c->o->dtype, heads ? atoi(heads) : 0, &c->clip, err);
+    vkt_weight_source src = vkt_weight_source_model_file(c->model, VKT_CLIP_PREFIX, c->o->model);
+    vkt_status st = vkt_clip_load(c->dev, &src, c->o->dtype, vkt_model_file_config(c->model)->clip_heads, &c->clip, err);
     if (st) return st;
     const vkt_clip_config *cfg = vkt_clip_get_config(c->clip);
     if (ids->ndim != 2 || ids->shape[1] % 77 || ids->shape[1] == 0)
@@ -239,9 +239,8 @@ static vkt_status unet_prepare(eval_ctx *c, vkt_err *err)
         return vkt_fail(err, VKT_ERR_FORMAT, "%s: the unet group needs input_ids or context", c->o->case_path);
     c->has_unet = true;
     vkt_dtype dt = c->o->dtype;
-    vkt_weight_source src = vkt_weight_source_safetensors(c->model, "model.diffusion_model.", c->o->model);
-    vkt_status st = vkt_unet_load(c->dev, &src, dt, vkt_unet_heads_from_meta(vkt_safetensors_meta(c->model, "vktrain.unet_heads")),
-                                  &c->unet, err);
+    vkt_weight_source src = vkt_weight_source_model_file(c->model, "model.diffusion_model.", c->o->model);
+    vkt_status st = vkt_unet_load(c->dev, &src, dt, vkt_model_file_config(c->model)->unet_heads, &c->unet, err);
     if (st) return st;
     const vkt_unet_config *cfg = vkt_unet_get_config(c->unet);
     if (lat->ndim != 4 || lat->shape[1] != cfg->in_ch || lat->shape[2] % 8 || lat->shape[3] % 8)
@@ -341,7 +340,7 @@ static vkt_status vae_prepare(eval_ctx *c, vkt_err *err)
 {
     const vkt_tensor_data *img = input(c, "image"), *dl = input(c, "decode_latent");
     if (!img && !dl) return VKT_OK;
-    vkt_weight_source src = vkt_weight_source_safetensors(c->model, "first_stage_model.", c->o->model);
+    vkt_weight_source src = vkt_weight_source_model_file(c->model, "first_stage_model.", c->o->model);
     vkt_status st = vkt_vae_load(c->dev, &src, c->o->dtype, &c->vae, err);
     if (st) return st;
     if (img) {
@@ -397,7 +396,7 @@ static void ctx_fini(eval_ctx *c)
     vkt_step_destroy(c->step);
     vkt_device_destroy(c->dev);
     vkt_safetensors_close(c->cs);
-    vkt_safetensors_close(c->model);
+    vkt_model_file_close(c->model);
 }
 
 static vkt_status write_outputs(eval_ctx *c, vkt_err *err)
@@ -418,7 +417,7 @@ vkt_status vkt_eval_run(const vkt_eval_opts *o, vkt_err *err)
     eval_ctx c = {.o = o};
     vkt_status st = vkt_safetensors_open(o->case_path, &c.cs, err);
     if (!st) st = check_inputs(&c, err);
-    if (!st) st = vkt_safetensors_open(o->model, &c.model, err);
+    if (!st) st = vkt_model_file_open(o->model, NULL, &c.model, err);
     if (!st) st = vkt_device_create(&(vkt_device_opts){.select = o->device, .validation = -1}, &c.dev, err);
     if (!st) st = vkt_step_create(c.dev, &c.step, err);
     if (!st && o->dtype == VKT_F16 && !vkt_step_dtype_ok(c.step, VKT_F16))
