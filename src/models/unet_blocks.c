@@ -262,17 +262,12 @@ vkt_status vkt_unet_st_load(vkt_weights *w, const vkt_weight_source *src, const 
                       src->origin, prefix, (long long)C, heads, VKT_UNET_GROUPS);
         goto done;
     }
-    char key[160];
-    snprintf(key, sizeof key, "%sproj_in.weight", prefix);
-    const vkt_tensor_data *pin = NULL;
-    {
-        char full[256];
-        snprintf(full, sizeof full, "%s%s", src->prefix, key);
-        pin = src->find(src->user, full);
-    }
+    char key[160], full[256];
+    snprintf(full, sizeof full, "%s%sproj_in.weight", src->prefix, prefix);
+    const vkt_tensor_data *pin = src->find(src->user, full);
     if (pin && pin->ndim == 2) {
         st = vkt_fail(err, VKT_ERR_UNSUPPORTED, "%s: %s is a linear [C, C] projection (SD2/SDXL layout): not supported",
-                      src->origin, key);
+                      src->origin, full);
         goto done;
     }
     st = get(w, src, prefix, "norm.bias", 1, (int64_t[]){C}, &t->gn_b, err);

@@ -38,8 +38,16 @@ typedef struct env {
     vkt_safetensors *gold;
 } env;
 
-/* The UNet part of the deterministic tiny model (docs/tiny-model.md) as an in-memory file. */
-static vkt_status make_model(env *e, const vkt_gen_config *cfg, vkt_err *err)
+/* A change to one tensor of the generated model, for the loader's error paths. */
+typedef struct mutation {
+    const char *key; /* full key; NULL: none */
+    enum { MUT_DROP = 1, MUT_FLATTEN, MUT_DIM1 } op;
+    int64_t v; /* MUT_DIM1: the new shape[1] */
+} mutation;
+
+/* The UNet part of the deterministic tiny model (docs/tiny-model.md) as an in-memory file, with
+ * mutation m applied (may be NULL). */
+static vkt_status make_model(env *e, const vkt_gen_config *cfg, const mutation *m, vkt_err *err)
 {
     vkt_gen_tensor *ts = NULL;
     uint32_t n = 0;
@@ -52,6 +60,11 @@ static vkt_status make_model(env *e, const vkt_gen_config *cfg, vkt_err *err)
     if (!st && !(vals = vkt_calloc(n, sizeof *vals))) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
     for (uint32_t i = 0; i < n && !st; i++) {
         if (strncmp(ts[i].key, pre, strlen(pre)) != 0) continue;
+        if (m && m->key && !strcmp(m->key, ts[i].key)) {
+            if (m->op == MUT_DROP) continue;
+            if (m->op == MUT_FLATTEN) ts[i].ndim = 2; /* [C, C, 1, 1] -> [C, C] */
+            if (m->op == MUT_DIM1) ts[i].shape[1] = m->v;
+        }
         if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
             st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
             break;
@@ -77,7 +90,7 @@ static vkt_status env_init(env *e, const char *golden, vkt_err *err)
     memset(e, 0, sizeof *e);
     vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
     if (!st) st = vkt_step_create(e->dev, &e->step, err);
-    if (!st) st = make_model(e, &VKT_GEN_TINY, err);
+    if (!st) st = make_model(e, &VKT_GEN_TINY, NULL, err);
     if (!st && golden) {
         char rel[256];
         snprintf(rel, sizeof rel, "tests/golden/%s", golden);
@@ -784,16 +797,181 @@ static void test_plan(int argc, char **argv)
     env_fini(&e);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Loading: the tiny model's dims from its shapes, and the loader's refusals. */
+
+static void load_fails(const mutation *m, vkt_status want, const char *needle)
+{
+    env e;
+    vkt_err err = {0};
+    vkt_unet *u = NULL;
+    memset(&e, 0, sizeof e);
+    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e.dev, &err);
+    if (!st) st = vkt_step_create(e.dev, &e.step, &err);
+    if (!st) st = make_model(&e, &VKT_GEN_TINY, m, &err);
+    TK_CHECK(st == VKT_OK, "make model: %s", err.msg);
+    if (!st) {
+        st = vkt_unet_load(e.dev, &e.src, VKT_F32, 4, &u, &err);
+        TK_CHECK(st == want && strstr(err.msg, needle), "%s: status %d (want %d), \"%s\" lacks \"%s\"", m->key, st,
+                 want, err.msg, needle);
+        printf("  %-60s -> %s\n", m->key, err.msg);
+    }
+    vkt_unet_destroy(u);
+    env_fini(&e);
+}
+
+static void test_load(void)
+{
+    env e;
+    vkt_err err = {0};
+    vkt_unet *u = NULL;
+    vkt_status st = env_init(&e, NULL, &err);
+    if (!st) st = vkt_unet_load(e.dev, &e.src, VKT_F32,
+                                vkt_unet_heads_from_meta(vkt_safetensors_meta(e.model, "vktrain.unet_heads")), &u, &err);
+    TK_CHECK(st == VKT_OK, "load: %s", err.msg);
+    if (!st) {
+        /* sd1-architecture.md §8: the TINY UNet */
+        const vkt_unet_config *c = vkt_unet_get_config(u);
+        TK_CHECK(c->mc == 32 && c->in_ch == 4 && c->out_ch == 4 && c->temb == 128 && c->ctx == 128, "dims");
+        TK_CHECK(c->n_levels == 2 && c->mults[0] == 1 && c->mults[1] == 2 && c->res_blocks == 1, "levels");
+        TK_CHECK(!c->attn[0] && c->attn[1] && c->depth == 1 && c->heads == 4, "attention levels, depth, heads");
+        TK_CHECK(c->n_input == 4 && c->n_output == 4 && c->n_st == 4 && c->n_attn == 8, "blocks %d/%d, %d ST, %d attn",
+                 c->n_input, c->n_output, c->n_st, c->n_attn);
+        const char *a0 = vkt_unet_attn_name(u, 0), *a7 = vkt_unet_attn_name(u, 7);
+        TK_CHECK(a0 && !strcmp(a0, "input_blocks.3.1.transformer_blocks.0.attn1"), "attention 0: %s", a0 ? a0 : "-");
+        TK_CHECK(a7 && !strcmp(a7, "output_blocks.1.1.transformer_blocks.0.attn2"), "attention 7: %s", a7 ? a7 : "-");
+        TK_CHECK(vkt_unet_attn_name(u, 8) == NULL, "attention 8");
+        TK_CHECK(vkt_unet_weight_bytes(u) > 4000000, "weight bytes");
+    }
+    TK_CHECK(vkt_unet_heads_from_meta(NULL) == 8 && vkt_unet_heads_from_meta("4") == 4 &&
+                 vkt_unet_heads_from_meta("4x") == 8 && vkt_unet_heads_from_meta("0") == 8, "heads from metadata");
+    /* forward argument checks */
+    vkt_tensor x = {0}, t = {0}, ctx = {0}, eps;
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 4, (int64_t[]){1, 4, 7, 8}, "x", &x, &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_I32, 1, (int64_t[]){1}, "t", &t, &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 3, (int64_t[]){1, 77, 96}, "ctx", &ctx, &err);
+    if (!st) st = vkt_step_begin_planned(e.step, &err);
+    if (!st) {
+        vkt_status r = vkt_unet_fwd(u, e.step, &x, &t, &ctx, NULL, &eps, NULL, &err);
+        TK_CHECK(r == VKT_ERR_SHAPE && strstr(err.msg, "divisible by 2"), "odd latent: %s", err.msg);
+        x.shape[2] = 8;
+        r = vkt_unet_fwd(u, e.step, &x, &t, &ctx, NULL, &eps, NULL, &err);
+        TK_CHECK(r == VKT_ERR_SHAPE && strstr(err.msg, "context"), "context width: %s", err.msg);
+        st = vkt_step_end_dry(e.step, &err);
+    }
+    vkt_tensor ts[3] = {x, t, ctx};
+    free_all(&e, ts, 3);
+    vkt_unet_destroy(u);
+    env_fini(&e);
+
+    const mutation drop = {"model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_v.weight", MUT_DROP, 0};
+    load_fails(&drop, VKT_ERR_FORMAT, "middle_block.1.transformer_blocks.0.attn2.to_v.weight\" is missing");
+    const mutation cin = {"model.diffusion_model.output_blocks.1.0.in_layers.2.weight", MUT_DIM1, 95};
+    load_fails(&cin, VKT_ERR_FORMAT, "expected float [*,96,3,3]");
+    const mutation lin = {"model.diffusion_model.input_blocks.3.1.proj_in.weight", MUT_FLATTEN, 0};
+    load_fails(&lin, VKT_ERR_UNSUPPORTED, "linear");
+    const mutation inp = {"model.diffusion_model.input_blocks.0.0.weight", MUT_DIM1, 9};
+    load_fails(&inp, VKT_ERR_UNSUPPORTED, "inpainting");
+}
+
+/* A context of T = 154 made of the T = 77 context twice gives the same eps (every key and value
+ * appears twice, so each softmax weight halves and the sum is unchanged), and each copy gets
+ * half of the T = 77 context gradient. Checks any-T attention and the context gradient's sum
+ * without golden data. */
+static void test_context_t(void)
+{
+    env e;
+    vkt_err err = {0};
+    vkt_unet *u = NULL;
+    vkt_tensor in[5] = {{0}}; /* x, t, ctx77, ctx154, noise */
+    vkt_status st = env_init(&e, "unet_ctx_8x16.case.safetensors", &err);
+    if (!st) st = load_unet(&e, VKT_F32, &u, &err);
+    float *c = NULL, *c2 = NULL;
+    size_t n = 0;
+    if (!st && !(c = gold_f32(&e, "context", &n, &err))) st = err.code;
+    if (!st && !(c2 = vkt_malloc(2 * n * sizeof *c2))) st = vkt_fail(&err, VKT_ERR_NOMEM, "ctx");
+    if (!st) {
+        for (int b = 0; b < 2; b++)
+            for (int r = 0; r < 2; r++) memcpy(c2 + (size_t)(2 * b + r) * (n / 2), c + (size_t)b * (n / 2), n / 2 * 4);
+        st = gold_tensor(&e, "latent", VKT_F32, &in[0], &err);
+    }
+    int32_t tt[2] = {999, 250};
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_I32, 1, (int64_t[]){2}, "t", &in[1], &err);
+    if (!st) st = vkt_buffer_upload(e.dev, in[1].buf, 0, tt, sizeof tt, &err);
+    if (!st) st = gold_tensor(&e, "context", VKT_F32, &in[2], &err);
+    if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 3, (int64_t[]){2, 154, 128}, "ctx154", &in[3], &err);
+    if (!st) st = vkt_tensor_upload_f32(e.dev, &in[3], c2, &err);
+    if (!st) st = gold_tensor(&e, "noise", VKT_F32, &in[4], &err);
+    vkt_tensor eps[2], dc[2];
+    for (int k = 0; k < 2 && !st; k++) { /* two UNet passes in one step */
+        vkt_tensor ps, loss, deps;
+        vkt_unet_saved *sv = NULL;
+        if (k == 0) st = vkt_step_begin_planned(e.step, &err);
+        if (!st) st = vkt_unet_fwd(u, e.step, &in[0], &in[1], &in[2 + k], NULL, &eps[k], &sv, &err);
+        if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){2}, "ps", &ps, &err);
+        if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){1}, "loss", &loss, &err);
+        if (!st) st = vkt_op_mse_fwd(e.step, &eps[k], &in[4], NULL, &ps, &loss, &err);
+        if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 4, eps[k].shape, "deps", &deps, &err);
+        if (!st) st = vkt_op_mse_bwd(e.step, &eps[k], &in[4], NULL, 1.0f, &deps, VKT_GRAD_OVERWRITE, &err);
+        if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 3, in[2 + k].shape, "dc", &dc[k], &err);
+        if (!st) st = vkt_unet_bwd(u, e.step, sv, &deps, &dc[k], VKT_GRAD_OVERWRITE, &err);
+        vkt_unet_saved_destroy(sv);
+        if (!st) st = vkt_step_keep(e.step, &eps[k], &err);
+        if (!st) st = vkt_step_keep(e.step, &dc[k], &err);
+    }
+    if (!st) st = vkt_step_run(e.step, &err);
+    TK_CHECK(st == VKT_OK, "T=154: %s", err.msg);
+    if (!st) {
+        size_t ne = (size_t)vkt_tensor_numel(&eps[0]);
+        float *a = vkt_malloc(ne * 4), *b = vkt_malloc(ne * 4), *g1 = vkt_malloc(n * 4), *g2 = vkt_malloc(2 * n * 4);
+        vkt_tensor r;
+        r = vkt_step_resolve(e.step, &eps[0]);
+        vkt_tensor_download_f32(e.dev, &r, a, &err);
+        r = vkt_step_resolve(e.step, &eps[1]);
+        vkt_tensor_download_f32(e.dev, &r, b, &err);
+        r = vkt_step_resolve(e.step, &dc[0]);
+        vkt_tensor_download_f32(e.dev, &r, g1, &err);
+        r = vkt_step_resolve(e.step, &dc[1]);
+        vkt_tensor_download_f32(e.dev, &r, g2, &err);
+        double me = 0, mr = 0, mg = 0, gr = 0;
+        for (size_t i = 0; i < ne; i++) {
+            me = fmax(me, fabs((double)a[i] - b[i]));
+            mr = fmax(mr, fabs(a[i]));
+        }
+        for (int bb = 0; bb < 2; bb++)
+            for (size_t i = 0; i < n / 2; i++) {
+                double g = g1[(size_t)bb * (n / 2) + i];
+                for (int rr = 0; rr < 2; rr++)
+                    mg = fmax(mg, fabs(2.0 * g2[(size_t)(2 * bb + rr) * (n / 2) + i] - g));
+                gr = fmax(gr, fabs(g));
+            }
+        /* the same float computation but for the order of the softmax sums: float32 rounding */
+        printf("  T=154 duplicate context: eps diff %.3e, 2*grad diff %.3e of max|ref|\n", me / mr, mg / gr);
+        TK_CHECK(me / mr <= 1e-5 && mg / gr <= 1e-4, "eps %.3e, grad %.3e", me / mr, mg / gr);
+        free(a);
+        free(b);
+        free(g1);
+        free(g2);
+    }
+    free(c);
+    free(c2);
+    free_all(&e, in, 5);
+    vkt_unet_destroy(u);
+    env_fini(&e);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: test_unet resblock|st|unet|plan [MODEL H W B fp16|fp32]\n");
+        fprintf(stderr, "usage: test_unet resblock|st|unet|load|context|plan [MODEL H W B fp16|fp32]\n");
         return 2;
     }
     if (!strcmp(argv[1], "resblock")) test_resblock();
     else if (!strcmp(argv[1], "st")) test_st();
     else if (!strcmp(argv[1], "unet")) test_unet();
     else if (!strcmp(argv[1], "plan")) test_plan(argc, argv);
+    else if (!strcmp(argv[1], "load")) test_load();
+    else if (!strcmp(argv[1], "context")) test_context_t();
     else {
         fprintf(stderr, "test_unet: unknown test %s\n", argv[1]);
         return 2;
