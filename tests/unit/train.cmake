@@ -9,7 +9,7 @@ target_link_libraries(test_image PRIVATE vkt_io vkt_base vkt_testkit vkt_stb Pkg
                       PkgConfig::ZLIB m)
 vkt_add_test(NAME unit.io.image LABEL unit COMMAND test_image)
 
-foreach(t resize dataset lr_schedule)
+foreach(t resize dataset lr_schedule logs)
   add_executable(test_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.c)
   target_link_libraries(test_${t} PRIVATE vkt_train vkt_io vkt_base vkt_testkit vkt_stb
                         PkgConfig::WEBP PkgConfig::ZLIB m)
