@@ -473,7 +473,7 @@ static vkt_status hn_bwd(void *user, vkt_step *s, const vkt_unet_attn_info *a, c
 /* Compares every grad_hn.* of the golden file with the hook's accumulated parameter gradients.
  * Tensors listed in vktrain.zero_in_exact_arithmetic are compared against the largest max|ref|
  * of the family (eval-case.md: absolute tolerance for gradients that are rounding noise). */
-static void test_hn_compare(env *e, test_hn *h, double tol)
+static void test_hn_compare(env *e, test_hn *h, double scale, double tol)
 {
     const char *zero = vkt_safetensors_meta(e->gold, "vktrain.zero_in_exact_arithmetic");
     double fam = 0;
@@ -497,7 +497,7 @@ static void test_hn_compare(env *e, test_hn *h, double tol)
                             vkt_tensor_download_f32(e->dev, t, got, &err) == VKT_OK) {
                             double md = 0, mr = 0;
                             for (size_t q = 0; q < k; q++) {
-                                double d = fabs((double)got[q] - ref[q]);
+                                double d = fabs((double)got[q] / scale - ref[q]);
                                 if (!(d <= md)) md = d;
                                 if (fabs(ref[q]) > mr) mr = fabs(ref[q]);
                             }
@@ -571,7 +571,7 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
         if (hn) {
             TK_CHECK(hn->n_calls_fwd == 2 && hn->n_calls_bwd == 2, "hook calls: %d fwd, %d bwd", hn->n_calls_fwd,
                      hn->n_calls_bwd);
-            test_hn_compare(&e, hn, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+            test_hn_compare(&e, hn, 1.0, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
         }
     }
     if (hn) test_hn_free(hn);
@@ -670,11 +670,20 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 1, (int64_t[]){1}, "loss", &loss, &err);
     if (!st) st = vkt_op_mse_fwd(e.step, &eps, &in[3], NULL, &ps, &loss, &err);
     if (!st) st = vkt_unet_tmp(e.step, VKT_F32, 4, eps.shape, "d eps f32", &deps32, &err);
-    if (!st) st = vkt_op_mse_bwd(e.step, &eps, &in[3], NULL, 1.0f, &deps32, VKT_GRAD_OVERWRITE, &err);
+    /* fp16: loss scaling (unet.h), undone on the f32 context gradient and the hook's gradients */
+    const float S = f16 ? VKT_UNET_F16_LOSS_SCALE : 1.0f;
+    if (!st) st = vkt_op_mse_bwd(e.step, &eps, &in[3], NULL, S, &deps32, VKT_GRAD_OVERWRITE, &err);
     if (!st) st = vkt_unet_tmp(e.step, dt, 4, eps.shape, "d eps", &deps, &err);
     if (!st) st = vkt_op_cast(e.step, &deps32, &deps, &err);
     if (!st) st = vkt_unet_tmp(e.step, dt, 3, in[2].shape, "d context", &dc, &err);
     if (!st) st = vkt_unet_bwd(u, e.step, sv, &deps, &dc, VKT_GRAD_OVERWRITE, &err);
+    if (!st && f16) {
+        vkt_tensor d32;
+        st = vkt_unet_tmp(e.step, VKT_F32, 3, dc.shape, "d context f32", &d32, &err);
+        if (!st) st = vkt_op_cast(e.step, &dc, &d32, &err);
+        if (!st) st = vkt_op_scale_fwd(e.step, &d32, 1.0f / S, 0.0f, &d32, &err);
+        dc = d32;
+    }
     vkt_unet_saved_destroy(sv);
     if (!st) st = vkt_step_keep(e.step, &eps, &err);
     if (!st) st = vkt_step_keep(e.step, &loss, &err);
@@ -699,7 +708,7 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
             compare(&e, what, &eps, "unet_out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
             compare(&e, what, &loss, "loss", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
             compare(&e, what, &dc, "grad_context", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-            if (hn) test_hn_compare(&e, hn, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+            if (hn) test_hn_compare(&e, hn, S, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
         }
     }
     if (hn) test_hn_free(hn);
