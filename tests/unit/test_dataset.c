@@ -16,6 +16,7 @@
 #include "base/fault.h"
 #include "base/file.h"
 #include "io/image.h"
+#include "io/safetensors.h"
 #include "testkit.h"
 #include "text/template.h"
 #include "train/dataset.h"
@@ -519,6 +520,61 @@ static void test_load(void)
     free(rgb);
 }
 
+/* The webui's own formulas (tests/reference/make_dataset_golden.py, Pillow + torch) on three
+ * PNGs at 48x32: pixels and alpha weights must match bit for bit. */
+static void test_golden(void)
+{
+    vkt_safetensors *st = NULL;
+    vkt_err err = {0};
+    TK_CHECK(vkt_safetensors_open(tk_src("tests/golden/dataset_webui.safetensors"), &st, &err) ==
+                 VKT_OK,
+             "%s", err.msg);
+    if (!st) return;
+    const char *d = fresh_dir("ds_golden");
+    char files[256];
+    snprintf(files, sizeof files, "%s", vkt_safetensors_meta(st, "files"));
+    int n = 0;
+    for (char *tok = strtok(files, ","); tok; tok = strtok(NULL, ","), n++) {
+        char key[32];
+        snprintf(key, sizeof key, "img%d.file", n);
+        const vkt_tensor_data *f = vkt_safetensors_find(st, key);
+        if (f) vkt_write_file(join(d, tok), f->data, f->bytes, &err);
+    }
+    vkt_template *t = tmpl_of("[name]\n");
+    vkt_dataset_opts o = opts_for(t, 48, 32);
+    o.use_weight = true;
+    vkt_dataset *ds = NULL;
+    TK_CHECK(vkt_dataset_open(d, &o, &ds, &err) == VKT_OK && ds && (int)ds->n == n, "%s", err.msg);
+    for (int i = 0; ds && i < n; i++) {
+        char key[32];
+        vkt_train_image im;
+        if (vkt_dataset_load(ds, (size_t)i, &im, &err)) {
+            TK_CHECK(0, "%s", err.msg);
+            continue;
+        }
+        snprintf(key, sizeof key, "img%d.x", i);
+        const vkt_tensor_data *x = vkt_safetensors_find(st, key);
+        snprintf(key, sizeof key, "img%d.weight", i);
+        const vkt_tensor_data *w = vkt_safetensors_find(st, key);
+        float *wx = malloc(3 * 48 * 32 * sizeof *wx), ww[24];
+        vkt_tensor_data_to_f32(x, wx, &err);
+        vkt_tensor_data_to_f32(w, ww, &err);
+        int bx = 0, bw = 0;
+        for (int k = 0; k < 3 * 48 * 32; k++)
+            bx += im.x[k] != wx[k];
+        for (int k = 0; k < 24; k++)
+            bw += im.weight[k] != ww[k];
+        /* exact: same resize, same float64 -> float32 scaling, same float32 normalisation */
+        TK_CHECK(im.lw == 6 && im.lh == 4 && !bx && !bw, "%s: %d pixels, %d weights differ",
+                 ds->items[i].path, bx, bw);
+        free(wx);
+        vkt_train_image_fini(&im);
+    }
+    vkt_dataset_destroy(ds);
+    vkt_template_destroy(t);
+    vkt_safetensors_close(st);
+}
+
 /* Two threads loading the same items give the same floats as one thread. */
 typedef struct job {
     const vkt_dataset *ds;
@@ -628,6 +684,7 @@ int main(void)
     test_batches();
     test_buckets();
     test_load();
+    test_golden();
     test_threads();
     test_alloc_failures();
     return tk_finish("dataset");
