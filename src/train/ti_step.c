@@ -54,7 +54,11 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     if (!o->backward) goto keep;
     vkt_tensor deps32, deps;
     if ((st = vkt_step_tensor(s, VKT_F32, 4, x0->shape, "d eps", &deps32, err))) goto done;
-    if ((st = vkt_op_mse_bwd(s, &eps32, io->noise_f32, io->loss_weight, o->dloss, &deps32, VKT_GRAD_OVERWRITE, err)))
+    /* fp16: the gradients run in subnormals unless the loss is scaled (models/unet.h); the scale
+     * comes off again on the f32 results below, as torch's GradScaler does */
+    const float S = dt == VKT_F16 ? VKT_UNET_F16_LOSS_SCALE : 1.0f;
+    if ((st = vkt_op_mse_bwd(s, &eps32, io->noise_f32, io->loss_weight, o->dloss * S, &deps32, VKT_GRAD_OVERWRITE,
+                             err)))
         goto done;
     deps = deps32;
     if (dt != VKT_F32) {
@@ -65,9 +69,25 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     if ((st = vkt_unet_bwd(unet, s, usv, &deps, &out->dcontext, VKT_GRAD_OVERWRITE, err))) goto done;
     out->has_dcontext = true;
     if (grad_vectors) {
-        st = vkt_clip_bwd(s, clip, csv, &out->dcontext, o->dvectors, o->grad_mode, err);
+        if (S == 1.0f) {
+            st = vkt_clip_bwd(s, clip, csv, &out->dcontext, o->dvectors, o->grad_mode, err);
+        } else {
+            vkt_tensor dv;
+            st = vkt_step_tensor(s, VKT_F32, 2, o->dvectors->shape, "d vectors scaled", &dv, err);
+            if (!st) st = vkt_clip_bwd(s, clip, csv, &out->dcontext, &dv, VKT_GRAD_OVERWRITE, err);
+            else vkt_clip_saved_free(csv);
+            if (!st && o->grad_mode == VKT_GRAD_ACCUMULATE) st = vkt_op_axpy(s, 1.0f / S, &dv, 1.0f, o->dvectors, err);
+            else if (!st) st = vkt_op_scale_fwd(s, &dv, 1.0f / S, 0.0f, o->dvectors, err);
+        }
         csv = NULL; /* consumed */
         if (st) goto done;
+    }
+    if (S != 1.0f && o->want_context_grad) { /* unscaled f32 copy for readers */
+        vkt_tensor d32;
+        if ((st = vkt_step_tensor(s, VKT_F32, 3, ctx.shape, "d context f32", &d32, err)) ||
+            (st = vkt_op_cast(s, &out->dcontext, &d32, err)) || (st = vkt_op_scale_fwd(s, &d32, 1.0f / S, 0.0f, &d32, err)))
+            goto done;
+        out->dcontext = d32;
     }
 keep:
     if ((st = vkt_step_keep(s, &out->loss, err)) || (st = vkt_step_keep(s, &out->per_sample, err))) goto done;
