@@ -7,8 +7,10 @@
 
 #include "base/fault.h"
 #include "cli/cli.h"
+#include "io/embedding_db.h"
 #include "text/prompt.h"
 #include "text/tokenizer.h"
+#include "train/embedding_names.h"
 
 static const char *HELP =
     "usage: vktrain tokenize [options] \"PROMPT\"\n\n"
@@ -22,8 +24,9 @@ static const char *HELP =
     "                            "
     "\"multipliers\":[...],\"embeddings\":[{\"name\",\"position\",\"vectors\"}]}]}\n"
     "  --embedding NAME:N        treat NAME as an embedding with N vectors (repeatable)\n"
-    "  --embeddings DIR          embeddings from a folder: not available yet (needs the embedding\n"
-    "                            file loader); use --embedding NAME:N\n"
+    "  --embeddings DIR          embeddings from a folder, loaded as the webui does (.pt, .bin,\n"
+    "                            .safetensors, .png, .webp; trigger word = file name without\n"
+    "                            extension); unreadable files and duplicates are warnings\n"
     "  --vocab FILE              CLIP merges file, gzip'd or plain (default: the embedded\n"
     "                            bpe_simple_vocab_16e6.txt.gz)\n"
     "  --comma-backtrack N       webui \"Prompt word wrap length limit\", 0..74 (default 20)\n"
@@ -155,7 +158,7 @@ static char *read_stdin(size_t *n)
 int vkt_cmd_tokenize(int argc, char **argv)
 {
     bool json = false, missing = false;
-    const char *vocab = NULL, *prompt = NULL, *v = NULL;
+    const char *vocab = NULL, *prompt = NULL, *v = NULL, *emb_dir = NULL;
     vkt_prompt_opts opts = vkt_prompt_opts_default();
     emb_opt *embs = NULL;
     size_t n_embs = 0;
@@ -163,6 +166,7 @@ int vkt_cmd_tokenize(int argc, char **argv)
     vkt_err err = {0};
     vkt_tokenizer *tok = NULL;
     vkt_prompt_embs *pe = NULL;
+    vkt_embedding_db *db = NULL;
     vkt_prompt_result res = {0};
     vkt_ids bpe = {0};
     char *input = NULL;
@@ -194,12 +198,7 @@ int vkt_cmd_tokenize(int argc, char **argv)
                 rc = vkt_cli_usage("tokenize", "--embeddings needs a folder");
                 goto done;
             }
-            vkt_fail(&err, VKT_ERR_UNSUPPORTED,
-                     "--embeddings %s: reading embedding files is not implemented yet; "
-                     "name them with --embedding NAME:VECTORS",
-                     v);
-            rc = vkt_cli_fail(&err);
-            goto done;
+            emb_dir = v;
         } else if (vkt_cli_opt(argc, argv, &i, "--embedding", &v, &missing)) {
             const char *colon = missing ? NULL : strrchr(v, ':');
             char *end = NULL;
@@ -268,6 +267,17 @@ int vkt_cmd_tokenize(int argc, char **argv)
         rc = vkt_cli_fail(&err);
         goto done;
     }
+    if (emb_dir) {
+        /* any width: tokenize has no model to compare with */
+        if (vkt_embedding_db_create(&db, &err) || vkt_embedding_db_load_dir(db, emb_dir, 0, &err) ||
+            vkt_embedding_names_register(db, tok, pe, &err)) {
+            vkt_err_prefix(&err, "--embeddings");
+            rc = vkt_cli_fail(&err);
+            goto done;
+        }
+        for (size_t k = 0; k < db->n_notes; k++)
+            fprintf(stderr, "vktrain: warning: %s: %s\n", db->notes[k].path, db->notes[k].msg);
+    }
     for (size_t k = 0; k < n_embs; k++) {
         if (vkt_prompt_embs_add(pe, tok, embs[k].name, embs[k].vectors, NULL, &err)) {
             rc = vkt_cli_fail(&err);
@@ -292,6 +302,7 @@ done:
     vkt_prompt_result_fini(&res);
     vkt_ids_fini(&bpe);
     vkt_prompt_embs_destroy(pe);
+    vkt_embedding_db_destroy(db);
     vkt_tokenizer_destroy(tok);
     free(embs);
     free(input);
