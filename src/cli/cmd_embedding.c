@@ -20,7 +20,9 @@
 static const char *HELP = "usage: vktrain embedding <subcommand> [options]\n\n"
                           "Textual-inversion embeddings in the webui's format.\n\n"
                           "subcommands:\n"
-                          "  create NAME --model M     a new embedding .pt from an init text\n\n"
+                          "  create NAME --model M     a new embedding .pt from an init text\n"
+                          "  train --model M --embedding NAME|FILE --data DIR\n"
+                          "                            textual-inversion training (the webui's Train tab)\n\n"
                           "example:\n  vktrain embedding create mycat --model v1-5.safetensors "
                           "--init-text cat --vectors 4\n\n"
                           "`vktrain embedding <subcommand> --help` describes each one.\n";
@@ -214,5 +216,6 @@ int vkt_cmd_embedding(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "create") == 0) return create(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0) return vkt_cmd_embedding_train(argc - 1, argv + 1);
     return vkt_cli_usage("embedding", "unknown subcommand \"%s\"", argv[1]);
 }

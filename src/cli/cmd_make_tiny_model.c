@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/fault.h"
 #include "cli/cli.h"
-#include "io/safetensors.h"
 #include "models/tiny_model.h"
-#include "nn/tensor.h"
 
 static const char *HELP =
     "usage: vktrain make-tiny-model OUT.safetensors [--seed S] [--sd15] [--fp16]\n\n"
@@ -54,48 +51,12 @@ int vkt_cmd_make_tiny_model(int argc, char **argv)
     const vkt_gen_config *cfg = sd15 ? &VKT_GEN_SD15 : &VKT_GEN_TINY;
 
     vkt_err err = {0};
-    vkt_gen_tensor *ts = NULL;
-    uint32_t n = 0;
-    void **bufs = NULL;
-    vkt_safetensors_writer *w = NULL;
-    vkt_status st = vkt_gen_keys(cfg, &ts, &n, &err);
-    if (!st) st = vkt_safetensors_writer_create(&w, &err);
-    if (!st && !(bufs = vkt_calloc(n, sizeof *bufs))) st = vkt_fail(&err, VKT_ERR_NOMEM, "tensor list");
-    for (uint32_t i = 0; i < n && !st; i++) {
-        size_t numel = (size_t)vkt_gen_numel(&ts[i]);
-        if (ts[i].is_i64) {
-            int64_t *ids = vkt_malloc(numel * sizeof *ids);
-            if (!(bufs[i] = ids)) { st = vkt_fail(&err, VKT_ERR_NOMEM, "%s", ts[i].key); break; }
-            for (size_t k = 0; k < numel; k++) ids[k] = (int64_t)k;
-            st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_I64, ts[i].ndim, ts[i].shape, ids, &err);
-            continue;
-        }
-        float *v = vkt_malloc(numel * sizeof *v);
-        if (!(bufs[i] = v)) { st = vkt_fail(&err, VKT_ERR_NOMEM, "%s: %zu floats", ts[i].key, numel); break; }
-        vkt_gen_values(seed, &ts[i], v);
-        if (fp16) { /* convert in place into the first half of the buffer */
-            uint16_t *h = (uint16_t *)v;
-            for (size_t k = 0; k < numel; k++) h[k] = vkt_f32_to_f16(v[k]);
-        }
-        st = vkt_safetensors_writer_add(w, ts[i].key, fp16 ? VKT_IO_F16 : VKT_IO_F32, ts[i].ndim, ts[i].shape, v, &err);
-    }
-    char heads[16], gen[64];
-    snprintf(heads, sizeof heads, "%d", cfg->unet_heads);
-    if (!st) st = vkt_safetensors_writer_meta(w, "vktrain.unet_heads", heads, &err);
-    snprintf(heads, sizeof heads, "%d", cfg->clip_heads);
-    if (!st) st = vkt_safetensors_writer_meta(w, "vktrain.clip_heads", heads, &err);
-    snprintf(gen, sizeof gen, "vktrain-tiny-v1 seed=%llu config=%s", (unsigned long long)seed, cfg->name);
-    if (!st) st = vkt_safetensors_writer_meta(w, "vktrain.generator", gen, &err);
-    if (!st) st = vkt_safetensors_writer_write(w, out, &err);
-    vkt_safetensors_writer_destroy(w);
-    for (uint32_t i = 0; bufs && i < n; i++) free(bufs[i]);
-    free(bufs);
-    free(ts);
+    vkt_status st = vkt_gen_write(cfg, seed, fp16, out, &err);
     if (st) {
         vkt_err_prefix(&err, "make-tiny-model %s", out);
         return vkt_cli_fail(&err);
     }
-    fprintf(stderr, "wrote %s (%s, %u tensors, seed %llu, %s)\n", out, cfg->name, n, (unsigned long long)seed,
+    fprintf(stderr, "wrote %s (%s, seed %llu, %s)\n", out, cfg->name, (unsigned long long)seed,
             fp16 ? "fp16" : "fp32");
     return 0;
 }

@@ -44,4 +44,8 @@ int64_t vkt_gen_numel(const vkt_gen_tensor *t);
 void vkt_gen_values(uint64_t seed, const vkt_gen_tensor *t, float *out);
 uint64_t vkt_fnv1a64(const char *s);
 
+/* Writes the whole model of c with seed to path (safetensors, temp file + rename), float tensors
+ * as F16 when fp16, with the head-count and generator metadata. */
+vkt_status vkt_gen_write(const vkt_gen_config *c, uint64_t seed, bool fp16, const char *path, vkt_err *err);
+
 #endif

@@ -1,0 +1,163 @@
+/* `vktrain embedding train`: textual-inversion training with the webui's options. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "train/ti_train.h"
+
+static const char *HELP =
+    "usage: vktrain embedding train --model M --embedding NAME|FILE --data DIR [options]\n\n"
+    "Trains a textual-inversion embedding the way the webui's Train tab does and writes files the\n"
+    "webui loads unchanged: LOG_DIR/YYYY-MM-DD/NAME/ with embeddings/NAME-STEP.pt copies,\n"
+    "textual_inversion_loss.csv and loss.svg, and the final NAME.pt in --out. A NAME that is not\n"
+    "an existing file creates a new embedding from --init-text and --vectors; a FILE continues\n"
+    "from its step (with its .optim when the hash matches). Ctrl-C saves and exits 130.\n\n"
+    "options (webui defaults):\n"
+    "  --model M              checkpoint (.safetensors/.ckpt) or diffusers folder\n"
+    "  --vae FILE             replace the checkpoint's VAE\n"
+    "  --embedding NAME|FILE  embedding to create or continue\n"
+    "  --data DIR             images (+ same-stem .txt captions)\n"
+    "  --init-text TEXT       new embedding: initial words (default \"*\")\n"
+    "  --vectors N            new embedding: vectors per token, 1..75 (default 1)\n"
+    "  --lr SCHEDULE          learning rate, e.g. \"0.005:100, 1e-3:1000, 1e-5\" (default 0.005)\n"
+    "  --batch B              images per mini-batch (default 1)\n"
+    "  --grad-accum G         mini-batches per update (default 1)\n"
+    "  --steps N              max steps (default 100000)\n"
+    "  --width W, --height H  training size in pixels (default 512 x 512)\n"
+    "  --varsize              train at each image's own size (size buckets)\n"
+    "  --clip-grad MODE       none | value | norm (default none)\n"
+    "  --clip-grad-value V    threshold, schedule syntax (default 0.1); clips true gradients\n"
+    "                         (the webui clips loss-scaled ones)\n"
+    "  --shuffle-tags         shuffle caption tags at every use\n"
+    "  --tag-dropout P        drop each caption tag with probability P (default 0)\n"
+    "  --latent-sampling M    once | deterministic | random (default once)\n"
+    "  --use-weight           PNG alpha channel as loss weight\n"
+    "  --template NAME|FILE   style, style_filewords (default), subject, subject_filewords, ...\n"
+    "  --filename-regex RE    caption words from file names\n"
+    "  --filewords-join S     join string for those words (default \" \")\n"
+    "  --repeats N            images per epoch multiplier (default 1)\n"
+    "  --save-every N         intermediate copies every N steps, webui naming (default 500, 0 off)\n"
+    "  --csv-every N          loss CSV row every N steps (default 500, 0 off)\n"
+    "  --save-optimizer       write .optim files (resumable AdamW state)\n"
+    "  --log-dir DIR          default textual_inversion\n"
+    "  --out DIR              final NAME.pt goes here (default embeddings)\n"
+    "  --seed S               data order, prompts, noise, timesteps (default 0)\n"
+    "  --clip-skip N          webui clip skip (default 1)\n"
+    "  --precision P          fp32 (default) or fp16 storage\n"
+    "  --device D             device index or name substring\n"
+    "  --warmup N             linear learning-rate warmup over N steps (vktrain extra)\n"
+    "  --cosine               cosine annealing to --lr-min (vktrain extra)\n"
+    "  --lr-min R             floor of the cosine (default 0)\n"
+    "  --quiet                no progress lines\n\n"
+    "example:\n  vktrain embedding train --model v1-5.safetensors --embedding cat --data cats/ --steps 3000\n";
+
+static void on_signal(int sig)
+{
+    static volatile sig_atomic_t seen;
+    if (seen) _exit(130); /* second Ctrl-C: now; files are only ever renamed into place */
+    seen = 1;
+    (void)sig;
+    vkt_ti_request_stop();
+}
+
+static bool parse_int(const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || x < lo || x > hi) return false;
+    *out = x;
+    return true;
+}
+
+int vkt_cmd_embedding_train(int argc, char **argv)
+{
+    vkt_ti_opts o = vkt_ti_defaults();
+    const char *cmd = "embedding train";
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        bool missing = false;
+        long long n;
+        char *end;
+        if (vkt_cli_is_help(argv[i])) { fputs(HELP, stdout); return 0; }
+#define OPT(name) vkt_cli_opt(argc, argv, &i, name, &v, &missing)
+#define NEED() do { if (missing) return vkt_cli_usage(cmd, "%s needs a value", argv[i]); } while (0)
+#define INT(lo, hi) do { NEED(); if (!parse_int(v, lo, hi, &n)) return vkt_cli_usage(cmd, "%s: \"%s\" is not an integer in %lld..%lld", argv[i - 1], v, (long long)(lo), (long long)(hi)); } while (0)
+        if (OPT("--model")) { NEED(); o.model = v; }
+        else if (OPT("--vae")) { NEED(); o.vae = v; }
+        else if (OPT("--embedding")) { NEED(); o.embedding = v; }
+        else if (OPT("--data")) { NEED(); o.data_dir = v; }
+        else if (OPT("--init-text")) { NEED(); o.init_text = v; }
+        else if (OPT("--vectors")) { INT(1, 75); o.vectors = (int)n; }
+        else if (OPT("--lr")) { NEED(); o.lr = v; }
+        else if (OPT("--batch")) { INT(1, 4096); o.batch = (int)n; }
+        else if (OPT("--grad-accum")) { INT(1, 4096); o.grad_accum = (int)n; }
+        else if (OPT("--steps")) { INT(1, 1000000000); o.steps = n; }
+        else if (OPT("--width")) { INT(64, 2048); o.width = (int)n; }
+        else if (OPT("--height")) { INT(64, 2048); o.height = (int)n; }
+        else if (vkt_cli_flag(argv, i, "--varsize")) o.varsize = true;
+        else if (OPT("--clip-grad")) {
+            NEED();
+            if (!strcmp(v, "none") || !strcmp(v, "disabled")) o.clip_mode = VKT_CLIPGRAD_NONE;
+            else if (!strcmp(v, "value")) o.clip_mode = VKT_CLIPGRAD_VALUE;
+            else if (!strcmp(v, "norm")) o.clip_mode = VKT_CLIPGRAD_NORM;
+            else return vkt_cli_usage(cmd, "--clip-grad is none, value or norm");
+        } else if (OPT("--clip-grad-value")) { NEED(); o.clip_value = v; }
+        else if (vkt_cli_flag(argv, i, "--shuffle-tags")) o.shuffle_tags = true;
+        else if (OPT("--tag-dropout")) {
+            NEED();
+            o.tag_dropout = strtod(v, &end);
+            if (*end || !(o.tag_dropout >= 0 && o.tag_dropout <= 1)) return vkt_cli_usage(cmd, "--tag-dropout needs 0..1");
+        } else if (OPT("--latent-sampling")) {
+            NEED();
+            if (!vkt_latent_sampling_parse(v, &o.latent_sampling))
+                return vkt_cli_usage(cmd, "--latent-sampling is once, deterministic or random");
+        } else if (vkt_cli_flag(argv, i, "--use-weight")) o.use_weight = true;
+        else if (OPT("--template")) { NEED(); o.template_name = v; }
+        else if (OPT("--filename-regex")) { NEED(); o.filename_regex = v; }
+        else if (OPT("--filewords-join")) { NEED(); o.filewords_join = v; }
+        else if (OPT("--repeats")) { INT(1, 10000); o.repeats = (int)n; }
+        else if (OPT("--save-every")) { INT(0, 1000000000); o.save_every = n; }
+        else if (OPT("--csv-every")) { INT(0, 1000000000); o.csv_every = n; }
+        else if (vkt_cli_flag(argv, i, "--save-optimizer")) o.save_optimizer = true;
+        else if (OPT("--log-dir")) { NEED(); o.log_dir = v; }
+        else if (OPT("--out")) { NEED(); o.out_dir = v; }
+        else if (OPT("--seed")) { INT(0, 9007199254740991LL); o.seed = (uint64_t)n; }
+        else if (OPT("--clip-skip")) { INT(1, 12); o.clip_skip = (int)n; }
+        else if (OPT("--precision")) {
+            NEED();
+            if (strcmp(v, "fp32") && strcmp(v, "fp16")) return vkt_cli_usage(cmd, "--precision is fp32 or fp16");
+            o.dtype = strcmp(v, "fp16") == 0 ? VKT_F16 : VKT_F32;
+        } else if (OPT("--device")) { NEED(); o.device = v; }
+        else if (OPT("--warmup")) { INT(0, 1000000000); o.warmup = n; }
+        else if (vkt_cli_flag(argv, i, "--cosine")) o.cosine = true;
+        else if (OPT("--lr-min")) {
+            NEED();
+            o.lr_min = strtod(v, &end);
+            if (*end || !(o.lr_min >= 0)) return vkt_cli_usage(cmd, "--lr-min needs a number >= 0");
+        } else if (vkt_cli_flag(argv, i, "--quiet")) o.quiet = true;
+        else return vkt_cli_usage(cmd, "unknown option \"%s\"", argv[i]);
+#undef OPT
+#undef NEED
+#undef INT
+    }
+    if (!o.model || !o.embedding || !o.data_dir) return vkt_cli_usage(cmd, "--model, --embedding and --data are required");
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    vkt_err err = {0};
+    vkt_ti_report rep;
+    vkt_status st = vkt_ti_train(&o, &rep, &err);
+    if (st && st != VKT_ERR_INTERRUPTED) return vkt_cli_fail(&err);
+    printf("%s\n", rep.out_path);
+    fprintf(stderr, "%lld steps in %.1f s, loss %.4f -> %.4f; logs in %s\n", (long long)rep.steps_done, rep.seconds,
+            rep.first_loss, rep.last_loss, rep.log_path);
+    if (st == VKT_ERR_INTERRUPTED) {
+        fprintf(stderr, "vktrain: %s\n", err.msg);
+        return 130;
+    }
+    return 0;
+}

@@ -1,0 +1,764 @@
+/* Textual-inversion training loop (webui modules/textual_inversion/textual_inversion.py:
+ * train_embedding, as described in ../shared/spec/training.md). */
+#define _GNU_SOURCE
+#include "train/ti_train.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fault.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "io/embedding_file.h"
+#include "io/embedding_optim.h"
+#include "io/hash.h"
+#include "io/model_file.h"
+#include "models/clip.h"
+#include "models/schedule.h"
+#include "models/unet.h"
+#include "nn/ops/clip.h"
+#include "nn/ops/optim.h"
+#include "text/embedding_name.h"
+#include "text/prompt.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
+#include "train/dataset.h"
+#include "train/embedding_init.h"
+#include "train/logs.h"
+#include "train/lr_schedule.h"
+#include "train/ti_step.h"
+
+static volatile sig_atomic_t stop_requested;
+
+void vkt_ti_request_stop(void) { stop_requested = 1; }
+
+vkt_ti_opts vkt_ti_defaults(void)
+{
+    return (vkt_ti_opts){
+        .init_text = "*", .vectors = 1, .lr = "0.005", .batch = 1, .grad_accum = 1, .steps = 100000,
+        .width = 512, .height = 512, .clip_value = "0.1", .latent_sampling = VKT_LATENT_ONCE,
+        .template_name = "style_filewords", .filewords_join = " ", .repeats = 1, .save_every = 500,
+        .csv_every = 500, .log_dir = "textual_inversion", .out_dir = "embeddings", .clip_skip = 1,
+        .dtype = VKT_F32,
+    };
+}
+
+/* Device tensors of one batch shape (re-made when the shape changes). */
+typedef struct batch_gpu {
+    int64_t B, T, lh, lw;
+    bool has_mult, has_weight, recorded;
+    vkt_tensor ids, src, mult, latent, noise, noise32, ca, cb, t, weight;
+    vkt_ti_step_out res;
+} batch_gpu;
+
+/* Host side of one mini-batch. */
+typedef struct batch_host {
+    int32_t *ids, *src;
+    float *mult, *latent, *noise, *ca, *cb, *weight;
+    int32_t *t;
+    bool has_mult, has_weight;
+    int64_t B, T, lh, lw;
+    char *first_prompt; /* owned: for the report / previews */
+} batch_host;
+
+typedef struct trainer {
+    const vkt_ti_opts *o;
+    vkt_model_file *mf;
+    vkt_device *dev;
+    vkt_clip *clip;
+    vkt_unet *unet;
+    vkt_tokenizer *tok;
+    vkt_prompt_embs *embs;
+    vkt_template *tmpl;
+    vkt_dataset *ds;
+    vkt_embedding *emb;
+    vkt_embedding_optim *optim_in; /* from a resumed .optim */
+    char name[256];
+    char model_hash[16], model_name[256];
+    /* per dataset item: the scaled latent (once/deterministic) or mean + logvar (random) */
+    float **lat_a, **lat_b;
+    float **weights;
+    int *lh, *lw;
+    vkt_schedule sched;
+    /* GPU */
+    vkt_step *step, *opt, *evs; /* training mini-batch, optimizer, forward-only evaluation */
+    vkt_tensor vec, dvec, m, v, clip_state;
+    bool has_clip_state;
+    batch_gpu g, eg;
+    batch_host h;
+    /* run */
+    char run_dir[1024];
+    vkt_train_log *log;
+} trainer;
+
+static vkt_status alloc_f32(vkt_device *dev, int nd, const int64_t *shape, const char *what, vkt_tensor *t,
+                            vkt_err *err)
+{
+    vkt_status st = vkt_tensor_alloc(dev, VKT_F32, nd, shape, what, t, err);
+    if (!st) st = vkt_tensor_zero(dev, t, err);
+    return st;
+}
+
+/* --- setup ----------------------------------------------------------------------------- */
+
+static bool is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* The webui's name rule (text/embedding_name) into tr->name. */
+static vkt_status set_name(trainer *tr, const char *raw, vkt_err *err)
+{
+    char *clean = NULL;
+    vkt_status st = vkt_embedding_name_sanitize(raw, &clean, err);
+    if (st) return st;
+    snprintf(tr->name, sizeof tr->name, "%s", clean);
+    free(clean);
+    if (!tr->name[0]) return vkt_fail(err, VKT_ERR_USAGE, "embedding name \"%s\" has no usable characters", raw);
+    return VKT_OK;
+}
+
+static vkt_status load_embedding(trainer *tr, vkt_err *err)
+{
+    const vkt_ti_opts *o = tr->o;
+    int W = vkt_model_file_config(tr->mf)->clip_width;
+    vkt_status st;
+    if (is_file(o->embedding)) {
+        if ((st = vkt_embedding_file_read(o->embedding, &tr->emb, err))) return st;
+        if (tr->emb->width != W)
+            return vkt_fail(err, VKT_ERR_FORMAT, "%s: embedding width %d, the model's text width is %d", o->embedding,
+                            tr->emb->width, W);
+        if ((st = set_name(tr, tr->emb->name, err))) return st;
+        char optim[1100];
+        snprintf(optim, sizeof optim, "%s.optim", o->embedding);
+        if (is_file(optim)) {
+            vkt_err oe = {0};
+            char why[160] = "";
+            if (vkt_embedding_optim_read(optim, &tr->optim_in, &oe) != VKT_OK)
+                vkt_log(VKT_LOG_WARN, "%s: %s; starting a fresh optimizer", optim, oe.msg);
+            else if (!vkt_embedding_optim_usable(tr->optim_in, tr->emb, why, sizeof why)) {
+                vkt_log(VKT_LOG_WARN, "%s: %s; starting a fresh optimizer", optim, why);
+                vkt_embedding_optim_destroy(tr->optim_in);
+                tr->optim_in = NULL;
+            }
+        }
+        return VKT_OK;
+    }
+    if ((st = set_name(tr, o->embedding, err))) return st;
+    if (o->vectors < 1 || o->vectors > 75) return vkt_fail(err, VKT_ERR_USAGE, "--vectors must be 1..75");
+    /* training.md §6: the init text's token-embedding rows, stretched over N vectors */
+    return vkt_embedding_init_from_text(tr->mf, tr->tok, tr->name, tr->o->init_text, o->vectors, &tr->emb, NULL, err);
+}
+
+/* Encodes every image once with the VAE (webui: at dataset preparation), then frees the VAE. */
+static vkt_status encode_latents(trainer *tr, vkt_err *err)
+{
+    vkt_status st = VKT_OK;
+    vkt_vae *vae = NULL;
+    vkt_step *s = NULL;
+    size_t n = tr->ds->n;
+    tr->lat_a = vkt_calloc(n, sizeof *tr->lat_a);
+    tr->lat_b = vkt_calloc(n, sizeof *tr->lat_b);
+    tr->weights = vkt_calloc(n, sizeof *tr->weights);
+    tr->lh = vkt_calloc(n, sizeof *tr->lh);
+    tr->lw = vkt_calloc(n, sizeof *tr->lw);
+    if (!tr->lat_a || !tr->lat_b || !tr->weights || !tr->lh || !tr->lw) return vkt_fail(err, VKT_ERR_NOMEM, "latents");
+    vkt_weight_source src = vkt_weight_source_model_file(tr->mf, "first_stage_model.", tr->o->model);
+    if ((st = vkt_vae_load(tr->dev, &src, tr->o->dtype, &vae, err))) goto done;
+    if ((st = vkt_step_create(tr->dev, &s, err))) goto done;
+    for (size_t i = 0; i < n && !st; i++) {
+        vkt_train_image px = {0};
+        vkt_tensor img = {0}, mean, logvar;
+        if ((st = vkt_dataset_load(tr->ds, i, &px, err))) break;
+        int64_t lh = px.lh, lw = px.lw, hw = lh * lw;
+        tr->lh[i] = px.lh;
+        tr->lw[i] = px.lw;
+        float *hm = vkt_malloc((size_t)(4 * hw) * sizeof *hm), *hl = vkt_malloc((size_t)(4 * hw) * sizeof *hl);
+        if (!hm || !hl) st = vkt_fail(err, VKT_ERR_NOMEM, "latent of %s", tr->ds->items[i].path);
+        if (!st) st = vkt_tensor_alloc(tr->dev, tr->o->dtype, 4, (int64_t[]){1, 3, px.h, px.w}, "image", &img, err);
+        if (!st) st = vkt_tensor_upload_f32(tr->dev, &img, px.x, err);
+        if (!st) st = vkt_step_begin_planned(s, err);
+        if (!st) st = vkt_step_tensor(s, tr->o->dtype, 4, (int64_t[]){1, 4, lh, lw}, "mean", &mean, err);
+        if (!st) st = vkt_step_tensor(s, tr->o->dtype, 4, (int64_t[]){1, 4, lh, lw}, "logvar", &logvar, err);
+        if (!st) st = vkt_vae_encode(s, vae, &img, &mean, &logvar, err);
+        if (!st && !(st = vkt_step_keep(s, &mean, err))) st = vkt_step_keep(s, &logvar, err);
+        if (!st) st = vkt_step_end(s, err);
+        if (!st) st = vkt_step_submit(s, err);
+        if (!st) {
+            vkt_tensor rm = vkt_step_resolve(s, &mean), rl = vkt_step_resolve(s, &logvar);
+            st = vkt_tensor_download_f32(tr->dev, &rm, hm, err);
+            if (!st) st = vkt_tensor_download_f32(tr->dev, &rl, hl, err);
+        }
+        vkt_tensor_free(tr->dev, &img);
+        if (!st && tr->o->latent_sampling == VKT_LATENT_RANDOM) {
+            tr->lat_a[i] = hm;
+            tr->lat_b[i] = hl;
+            hm = hl = NULL;
+        } else if (!st) { /* once: one sample for the whole run; deterministic: the mean */
+            float *lat = vkt_malloc((size_t)(4 * hw) * sizeof *lat), *eps = vkt_malloc((size_t)(4 * hw) * sizeof *eps);
+            vkt_rng r = vkt_rng_keyed(tr->o->seed, VKT_RNG_TAG('l', 'a', 't', 'o'), i, 0);
+            for (int64_t k = 0; eps && k < 4 * hw; k += 2) { /* Box-Muller */
+                double u1 = 1.0 - vkt_rng_f64(&r), u2 = vkt_rng_f64(&r), rad = sqrt(-2.0 * log(u1));
+                eps[k] = (float)(rad * cos(2 * M_PI * u2));
+                if (k + 1 < 4 * hw) eps[k + 1] = (float)(rad * sin(2 * M_PI * u2));
+            }
+            if (!lat || !eps) st = vkt_fail(err, VKT_ERR_NOMEM, "latent");
+            else st = vkt_vae_latent_host(tr->o->latent_sampling, (size_t)(4 * hw), hm, hl, eps, lat, err);
+            free(eps);
+            if (!st) tr->lat_a[i] = lat;
+            else free(lat);
+        }
+        free(hm);
+        free(hl);
+        if (!st && px.weight) {
+            tr->weights[i] = px.weight;
+            px.weight = NULL;
+        }
+        vkt_train_image_fini(&px);
+        if (st) vkt_err_prefix(err, "encoding %s", tr->ds->items[i].path);
+    }
+done:
+    vkt_step_destroy(s);
+    vkt_vae_destroy(vae);
+    return st;
+}
+
+/* --- one mini-batch -------------------------------------------------------------------- */
+
+static void batch_host_fini(batch_host *h)
+{
+    free(h->ids); free(h->src); free(h->mult); free(h->latent); free(h->noise); free(h->ca); free(h->cb);
+    free(h->weight); free(h->t); free(h->first_prompt);
+    memset(h, 0, sizeof *h);
+}
+
+static void normals(vkt_rng *r, float *out, size_t n)
+{
+    for (size_t k = 0; k < n; k += 2) {
+        double u1 = 1.0 - vkt_rng_f64(r), u2 = vkt_rng_f64(r), rad = sqrt(-2.0 * log(u1));
+        out[k] = (float)(rad * cos(2 * M_PI * u2));
+        if (k + 1 < n) out[k + 1] = (float)(rad * sin(2 * M_PI * u2));
+    }
+}
+
+/* Ids, placements, latents, noise and timesteps for items[0..B) with their prompts (owned by
+ * the caller); member m draws from the stream (seed, tag, keys[m]), so a resumed run draws the
+ * same. */
+static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const *prompts, size_t B, uint64_t tag,
+                                const uint64_t *keys, vkt_err *err)
+{
+    batch_host *h = &tr->h;
+    batch_host_fini(h);
+    vkt_prompt_result *pr = vkt_calloc(B, sizeof *pr);
+    if (!pr) return vkt_fail(err, VKT_ERR_NOMEM, "prompts");
+    vkt_status st = VKT_OK;
+    size_t K = 1;
+    for (size_t m = 0; m < B && !st; m++) {
+        st = vkt_prompt_tokenize(tr->tok, tr->embs, prompts[m], SIZE_MAX, NULL, &pr[m], err);
+        if (!st && pr[m].n_chunks > K) K = pr[m].n_chunks;
+    }
+    for (size_t m = 0; m < B && !st; m++) st = vkt_prompt_result_pad(&pr[m], K, err);
+    if (st) goto done;
+    h->first_prompt = strdup(prompts[0]);
+    int64_t T = (int64_t)K * 77, lh = tr->lh[items[0]], lw = tr->lw[items[0]], n4 = 4 * lh * lw;
+    h->B = (int64_t)B;
+    h->T = T;
+    h->lh = lh;
+    h->lw = lw;
+    h->ids = vkt_malloc((size_t)((int64_t)B * T) * 4);
+    h->src = vkt_malloc((size_t)((int64_t)B * T) * 4);
+    h->mult = vkt_malloc((size_t)((int64_t)B * T) * 4);
+    h->latent = vkt_malloc((size_t)((int64_t)B * n4) * 4);
+    h->noise = vkt_malloc((size_t)((int64_t)B * n4) * 4);
+    h->weight = vkt_malloc((size_t)((int64_t)B * n4) * 4);
+    h->ca = vkt_malloc(B * 4);
+    h->cb = vkt_malloc(B * 4);
+    h->t = vkt_malloc(B * 4);
+    if (!h->first_prompt || !h->ids || !h->src || !h->mult || !h->latent || !h->noise || !h->weight || !h->ca || !h->cb ||
+        !h->t) {
+        st = vkt_fail(err, VKT_ERR_NOMEM, "batch");
+        goto done;
+    }
+    int found = 0;
+    for (size_t m = 0; m < B; m++) {
+        vkt_rng r = vkt_rng_keyed(tr->o->seed, tag, keys[m], 0);
+        for (size_t c = 0; c < K; c++) {
+            const vkt_prompt_chunk *ch = &pr[m].chunks[c];
+            for (int p = 0; p < 77; p++) {
+                size_t at = m * (size_t)T + c * 77 + (size_t)p;
+                h->ids[at] = ch->ids[p];
+                h->src[at] = -1;
+                h->mult[at] = (float)ch->multipliers[p];
+                if (ch->multipliers[p] != 1.0) h->has_mult = true;
+            }
+            for (size_t f = 0; f < ch->n_fixes; f++) {
+                const vkt_prompt_fix *fx = &ch->fixes[f];
+                if (fx->emb != 0) continue; /* only the trained embedding is registered */
+                for (int i = 0; i < fx->vectors && fx->position + i < 77; i++) {
+                    h->src[m * (size_t)T + c * 77 + (size_t)(fx->position + i)] = i;
+                    found = 1;
+                }
+            }
+        }
+        uint32_t item = items[m];
+        if (tr->lh[item] != lh || tr->lw[item] != lw) {
+            st = vkt_fail(err, VKT_ERR_INTERNAL, "a mini-batch mixes latent sizes");
+            goto done;
+        }
+        float *lat = h->latent + m * (size_t)n4;
+        if (tr->o->latent_sampling == VKT_LATENT_RANDOM) { /* fresh eps every use */
+            float *eps = h->noise + m * (size_t)n4; /* scratch: overwritten by the noise below */
+            normals(&r, eps, (size_t)n4);
+            if ((st = vkt_vae_latent_host(VKT_LATENT_RANDOM, (size_t)n4, tr->lat_a[item], tr->lat_b[item], eps, lat, err)))
+                goto done;
+        } else {
+            memcpy(lat, tr->lat_a[item], (size_t)n4 * 4);
+        }
+        normals(&r, h->noise + m * (size_t)n4, (size_t)n4);
+        int t = (int)vkt_rng_below(&r, VKT_SCHED_T); /* t ~ U{0..999} */
+        h->t[m] = t;
+        h->ca[m] = (float)sqrt(tr->sched.alphas_cumprod[t]);
+        h->cb[m] = (float)sqrt(1.0 - tr->sched.alphas_cumprod[t]);
+        for (int ch = 0; ch < 4; ch++)
+            for (int64_t q = 0; q < lh * lw; q++)
+                h->weight[m * (size_t)n4 + (size_t)ch * (size_t)(lh * lw) + (size_t)q] =
+                    tr->weights[item] ? tr->weights[item][q] : 1.0f;
+        if (tr->weights[item]) h->has_weight = true;
+    }
+    if (!found) st = vkt_fail(err, VKT_ERR_USAGE, "prompt \"%s\" does not contain the embedding \"%s\"", prompts[0],
+                              tr->name);
+done:
+    for (size_t m = 0; m < B; m++) vkt_prompt_result_fini(&pr[m]);
+    free(pr);
+    return st;
+}
+
+#define TAG_TRAIN VKT_RNG_TAG('n', 'o', 'i', 's')
+#define TAG_FIXED VKT_RNG_TAG('e', 'v', 'a', 'l')
+#define FIXED_USE 0x6576616c00000000ull /* prompt use keys of the fixed draws */
+
+/* Fixed draw d: item d mod n with its own prompt, noise and timestep (stream (seed, TAG_FIXED, d)). */
+static vkt_status fixed_draw(trainer *tr, uint64_t d, uint32_t *item, char **prompt, vkt_err *err)
+{
+    *item = (uint32_t)(d % tr->ds->n);
+    return vkt_dataset_prompt(tr->ds, *item, FIXED_USE + d, prompt, err);
+}
+
+/* Mini-batch b of the epoch plan, global mini-batch number k; with fixed draws, the draws
+ * (k*B + m) mod fixed_draws instead. */
+static vkt_status prepare_batch(trainer *tr, const vkt_epoch_plan *plan, size_t b, uint64_t k, vkt_err *err)
+{
+    size_t B = plan->batch;
+    char **prompts = vkt_calloc(B, sizeof *prompts);
+    uint64_t *keys = vkt_calloc(B, sizeof *keys);
+    uint32_t *items = vkt_calloc(B, sizeof *items);
+    vkt_status st = !prompts || !keys || !items ? vkt_fail(err, VKT_ERR_NOMEM, "prompts") : VKT_OK;
+    int nf = tr->o->fixed_draws;
+    for (size_t m = 0; m < B && !st; m++) {
+        if (nf > 0) {
+            keys[m] = (k * B + m) % (uint64_t)nf;
+            st = fixed_draw(tr, keys[m], &items[m], &prompts[m], err);
+        } else {
+            keys[m] = k * B + m;
+            items[m] = plan->items[b * B + m];
+            st = vkt_epoch_plan_prompt(tr->ds, plan, b, m, &prompts[m], err);
+        }
+    }
+    if (!st) st = prepare_items(tr, items, prompts, B, nf > 0 ? TAG_FIXED : TAG_TRAIN, keys, err);
+    for (size_t m = 0; prompts && m < B; m++) free(prompts[m]);
+    free(prompts);
+    free(keys);
+    free(items);
+    return st;
+}
+
+static void batch_gpu_fini(trainer *tr, batch_gpu *g)
+{
+    if (g->noise32.buf == g->noise.buf) g->noise32.buf = NULL; /* f32 models share one tensor */
+    vkt_tensor *ts[] = {&g->ids, &g->src, &g->mult, &g->latent, &g->noise, &g->noise32, &g->ca, &g->cb, &g->t, &g->weight};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        if (ts[i]->buf) vkt_tensor_free(tr->dev, ts[i]);
+    memset(g, 0, sizeof *g);
+}
+
+/* (Re-)records the mini-batch graph when the batch shape differs from the recorded one. */
+static vkt_status ensure_recorded(trainer *tr, vkt_step *s, batch_gpu *g, bool backward, vkt_err *err)
+{
+    const batch_host *h = &tr->h;
+    if (g->recorded && g->B == h->B && g->T == h->T && g->lh == h->lh && g->lw == h->lw && g->has_mult == h->has_mult &&
+        g->has_weight == h->has_weight)
+        return VKT_OK;
+    batch_gpu_fini(tr, g);
+    vkt_dtype dt = tr->o->dtype;
+    int64_t B = h->B, T = h->T;
+    const int64_t bt[2] = {B, T}, lat[4] = {B, 4, h->lh, h->lw}, c4[4] = {B, 1, 1, 1}, b1[1] = {B};
+    vkt_status st;
+    if ((st = vkt_tensor_alloc(tr->dev, VKT_I32, 2, bt, "ids", &g->ids, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, VKT_I32, 2, bt, "placements", &g->src, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, dt, 4, lat, "latent", &g->latent, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, dt, 4, lat, "noise", &g->noise, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, dt, 4, c4, "sqrt abar", &g->ca, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, dt, 4, c4, "sqrt 1-abar", &g->cb, err)) ||
+        (st = vkt_tensor_alloc(tr->dev, VKT_I32, 1, b1, "timesteps", &g->t, err)))
+        return st;
+    if (dt == VKT_F32) g->noise32 = g->noise;
+    else if ((st = vkt_tensor_alloc(tr->dev, VKT_F32, 4, lat, "noise f32", &g->noise32, err))) return st;
+    if (h->has_mult && (st = vkt_tensor_alloc(tr->dev, VKT_F32, 2, bt, "multipliers", &g->mult, err))) return st;
+    if (h->has_weight && (st = vkt_tensor_alloc(tr->dev, VKT_F32, 4, lat, "loss weight", &g->weight, err))) return st;
+    g->B = B;
+    g->T = T;
+    g->lh = h->lh;
+    g->lw = h->lw;
+    g->has_mult = h->has_mult;
+    g->has_weight = h->has_weight;
+    vkt_ti_step_io io = {.ids = &g->ids, .src_idx = &g->src, .vectors = &tr->vec,
+                         .multipliers = g->has_mult ? &g->mult : NULL, .latent = &g->latent, .noise = &g->noise,
+                         .noise_f32 = &g->noise32, .coef_a = &g->ca, .coef_b = &g->cb, .timestep = &g->t,
+                         .loss_weight = g->has_weight ? &g->weight : NULL};
+    /* d objective / d loss = 1/G: the webui divides each mini-batch loss by G */
+    vkt_ti_step_opts so = {.clip_skip = tr->o->clip_skip, .backward = backward,
+                           .dloss = 1.0f / (float)tr->ds->grad_accum, .grad_mode = VKT_GRAD_ACCUMULATE,
+                           .dvectors = &tr->dvec};
+    if ((st = vkt_step_begin_planned(s, err))) return st;
+    if ((st = vkt_ti_step_record(s, tr->clip, tr->unet, &io, &so, &g->res, err))) return st;
+    if ((st = vkt_step_end(s, err))) return st;
+    g->recorded = true;
+    vkt_log(VKT_LOG_DEBUG, "vktrain: recorded a %lldx%lld-token, %lldx%lld-latent step: %.1f MiB planned",
+            (long long)B, (long long)T, (long long)h->lh, (long long)h->lw,
+            (double)vkt_step_peak_bytes(s) / (1 << 20));
+    return VKT_OK;
+}
+
+static vkt_status run_batch(trainer *tr, vkt_step *s, batch_gpu *g, bool backward, double *loss, vkt_err *err)
+{
+    const batch_host *h = &tr->h;
+    vkt_status st = ensure_recorded(tr, s, g, backward, err);
+    if (st) return st;
+    vkt_device *d = tr->dev;
+    size_t bt = (size_t)(h->B * h->T) * 4;
+    if ((st = vkt_buffer_upload(d, g->ids.buf, 0, h->ids, bt, err)) || (st = vkt_buffer_upload(d, g->src.buf, 0, h->src, bt, err)) ||
+        (st = vkt_buffer_upload(d, g->t.buf, 0, h->t, (size_t)h->B * 4, err)) ||
+        (st = vkt_tensor_upload_f32(d, &g->latent, h->latent, err)) || (st = vkt_tensor_upload_f32(d, &g->noise, h->noise, err)) ||
+        (st = vkt_tensor_upload_f32(d, &g->ca, h->ca, err)) || (st = vkt_tensor_upload_f32(d, &g->cb, h->cb, err)))
+        return st;
+    if (g->noise32.buf != g->noise.buf && (st = vkt_tensor_upload_f32(d, &g->noise32, h->noise, err))) return st;
+    if (g->has_mult && (st = vkt_tensor_upload_f32(d, &g->mult, h->mult, err))) return st;
+    if (g->has_weight && (st = vkt_tensor_upload_f32(d, &g->weight, h->weight, err))) return st;
+    if ((st = vkt_step_submit(s, err))) return st;
+    vkt_tensor lt = vkt_step_resolve(s, &g->res.loss);
+    float l;
+    if ((st = vkt_tensor_download_f32(d, &lt, &l, err))) return st;
+    *loss = l;
+    return VKT_OK;
+}
+
+/* The AdamW update (with clipping) and the zeroing of the gradient, recorded anew each update
+ * because the rate and step count travel as push constants. */
+static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam_step, vkt_err *err)
+{
+    vkt_status st = vkt_step_begin(tr->opt, err);
+    const vkt_tensor *cs = NULL;
+    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE) st = vkt_op_clip_value(tr->opt, &tr->dvec, (float)clip_value, err);
+    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
+        vkt_tensor *gs[1] = {&tr->dvec};
+        st = vkt_op_clip_norm(tr->opt, gs, 1, (float)clip_value, false, &tr->clip_state, err);
+        cs = &tr->clip_state;
+    }
+    /* training.md §1: TI uses AdamW with weight decay 0 (unless a resumed .optim says otherwise) */
+    const vkt_embedding_optim *oi = tr->optim_in;
+    vkt_adamw h = {.lr = (float)lr, .beta1 = oi ? (float)oi->beta1 : 0.9f, .beta2 = oi ? (float)oi->beta2 : 0.999f,
+                   .eps = oi ? (float)oi->eps : 1e-8f, .weight_decay = oi ? (float)oi->weight_decay : 0.0f,
+                   .step = adam_step};
+    if (!st) st = vkt_op_adamw_step(tr->opt, &h, &tr->vec, &tr->dvec, &tr->m, &tr->v, cs, err);
+    if (!st) st = vkt_cmd_zero(tr->opt->cmd, tr->dvec.buf, 0, (vkt_tensor_bytes(&tr->dvec) + 3) & ~(size_t)3, err);
+    if (!st) st = vkt_step_run(tr->opt, err);
+    return st;
+}
+
+/* Mean loss over a fixed set of draws (item d mod n, its own noise and timestep, the item's
+ * prompt for use key d), forward only: comparable between the start and the end of a run. */
+static vkt_status eval_loss(trainer *tr, int draws, double *mean, vkt_err *err)
+{
+    vkt_status st = VKT_OK;
+    double sum = 0;
+    if (!tr->evs && (st = vkt_step_create(tr->dev, &tr->evs, err))) return st;
+    for (int d = 0; d < draws && !st; d++) {
+        uint32_t item;
+        char *prompt = NULL;
+        double l = 0;
+        uint64_t key = (uint64_t)d;
+        st = fixed_draw(tr, key, &item, &prompt, err);
+        if (!st) st = prepare_items(tr, &item, &prompt, 1, TAG_FIXED, &key, err);
+        if (!st) st = run_batch(tr, tr->evs, &tr->eg, false, &l, err);
+        sum += l;
+        free(prompt);
+    }
+    *mean = draws > 0 ? sum / draws : NAN;
+    return st;
+}
+
+/* --- saving ---------------------------------------------------------------------------- */
+
+static vkt_status save(trainer *tr, const char *path, const char *stored_name, int64_t file_step, int64_t adam_step,
+                       double lr, vkt_err *err)
+{
+    vkt_embedding *e = tr->emb;
+    vkt_status st = vkt_tensor_download_f32(tr->dev, &tr->vec, e->vectors, err);
+    if (st) return st;
+    e->has_step = true;
+    e->step = file_step;
+    e->requires_grad = true;
+    if ((st = vkt_embedding_file_set_str(&e->stored_name, stored_name, err)) ||
+        (st = vkt_embedding_file_set_str(&e->sd_checkpoint, tr->model_hash, err)) ||
+        (st = vkt_embedding_file_set_str(&e->sd_checkpoint_name, tr->model_name, err)))
+        return st;
+    if ((st = vkt_embedding_file_write_pt(e, path, err))) return st;
+    if (!tr->o->save_optimizer) return VKT_OK;
+    vkt_embedding_optim *oo = NULL;
+    char opath[1100];
+    snprintf(opath, sizeof opath, "%s.optim", path);
+    st = vkt_embedding_optim_new(e->n_vectors, e->width, lr, &oo, err);
+    if (!st && adam_step > 0) {
+        oo->step = adam_step;
+        st = vkt_tensor_download_f32(tr->dev, &tr->m, oo->exp_avg, err);
+        if (!st) st = vkt_tensor_download_f32(tr->dev, &tr->v, oo->exp_avg_sq, err);
+    }
+    if (!st) st = vkt_embedding_optim_write(oo, e, opath, err);
+    vkt_embedding_optim_destroy(oo);
+    return st;
+}
+
+/* --- driver ---------------------------------------------------------------------------- */
+
+static vkt_status setup(trainer *tr, vkt_err *err)
+{
+    const vkt_ti_opts *o = tr->o;
+    vkt_status st;
+    vkt_model_opts mo = {.vae_path = o->vae};
+    if ((st = vkt_model_file_open(o->model, &mo, &tr->mf, err))) return st;
+    if ((st = vkt_model_file_supported(tr->mf, err))) return st;
+    const char *slash = strrchr(o->model, '/');
+    snprintf(tr->model_name, sizeof tr->model_name, "%s", slash ? slash + 1 : o->model);
+    char *dot = strrchr(tr->model_name, '.');
+    if (dot && dot != tr->model_name) *dot = 0;
+    vkt_file_hash fh;
+    if (is_file(o->model) && vkt_hash_file(o->model, true, &fh, err) == VKT_OK) snprintf(tr->model_hash, sizeof tr->model_hash, "%.10s", fh.sha256);
+    if ((st = vkt_tokenizer_create(NULL, &tr->tok, err))) return st;
+    if ((st = load_embedding(tr, err))) return st;
+    if ((st = vkt_template_load(o->template_name, &tr->tmpl, err))) return st;
+    if ((st = vkt_template_check_ti(tr->tmpl, err))) return st;
+    vkt_dataset_opts dopts = vkt_dataset_defaults();
+    dopts.size.width = o->width;
+    dopts.size.height = o->height;
+    dopts.size.varsize = o->varsize;
+    dopts.use_weight = o->use_weight;
+    dopts.shuffle_tags = o->shuffle_tags;
+    dopts.tag_dropout = o->tag_dropout;
+    dopts.filename_regex = o->filename_regex;
+    dopts.filewords_join = o->filewords_join;
+    dopts.tmpl = tr->tmpl;
+    dopts.name = tr->name;
+    dopts.batch = o->batch;
+    dopts.grad_accum = o->grad_accum;
+    dopts.repeats = o->repeats;
+    dopts.seed = o->seed;
+    if ((st = vkt_dataset_open(o->data_dir, &dopts, &tr->ds, err))) return st;
+    if ((st = vkt_prompt_embs_create(&tr->embs, err))) return st;
+    if ((st = vkt_prompt_embs_add(tr->embs, tr->tok, tr->name, tr->emb->n_vectors, NULL, err))) return st;
+    vkt_schedule_init(&tr->sched, 0.00085, 0.012);
+    if ((st = vkt_device_create(&(vkt_device_opts){.select = o->device, .validation = -1}, &tr->dev, err))) return st;
+    if ((st = vkt_step_create(tr->dev, &tr->step, err)) || (st = vkt_step_create(tr->dev, &tr->opt, err))) return st;
+    if (o->dtype == VKT_F16 && !vkt_step_dtype_ok(tr->step, VKT_F16))
+        return vkt_fail(err, VKT_ERR_UNSUPPORTED, "--precision fp16: this device has no 16-bit storage");
+    if ((st = encode_latents(tr, err))) return st;
+    const vkt_sd_config *cfg = vkt_model_file_config(tr->mf);
+    vkt_weight_source cs = vkt_weight_source_model_file(tr->mf, VKT_CLIP_PREFIX, o->model);
+    if ((st = vkt_clip_load(tr->dev, &cs, o->dtype, cfg->clip_heads, &tr->clip, err))) return st;
+    vkt_weight_source us = vkt_weight_source_model_file(tr->mf, "model.diffusion_model.", o->model);
+    if ((st = vkt_unet_load(tr->dev, &us, o->dtype, cfg->unet_heads, &tr->unet, err))) return st;
+    const int64_t shape[2] = {tr->emb->n_vectors, tr->emb->width};
+    if ((st = alloc_f32(tr->dev, 2, shape, "embedding", &tr->vec, err)) ||
+        (st = alloc_f32(tr->dev, 2, shape, "embedding grad", &tr->dvec, err)) ||
+        (st = alloc_f32(tr->dev, 2, shape, "adam m", &tr->m, err)) || (st = alloc_f32(tr->dev, 2, shape, "adam v", &tr->v, err)))
+        return st;
+    if ((st = vkt_tensor_upload_f32(tr->dev, &tr->vec, tr->emb->vectors, err))) return st;
+    if (tr->optim_in && tr->optim_in->exp_avg &&
+        ((st = vkt_tensor_upload_f32(tr->dev, &tr->m, tr->optim_in->exp_avg, err)) ||
+         (st = vkt_tensor_upload_f32(tr->dev, &tr->v, tr->optim_in->exp_avg_sq, err))))
+        return st;
+    if (o->clip_mode == VKT_CLIPGRAD_NORM) {
+        vkt_tensor *gs[1] = {&tr->dvec};
+        int64_t n = vkt_clip_norm_state_len((const vkt_tensor *const *)gs, 1);
+        if ((st = alloc_f32(tr->dev, 1, &n, "clip state", &tr->clip_state, err))) return st;
+    }
+    return VKT_OK;
+}
+
+static void teardown(trainer *tr)
+{
+    batch_host_fini(&tr->h);
+    if (tr->dev) {
+        batch_gpu_fini(tr, &tr->g);
+        batch_gpu_fini(tr, &tr->eg);
+        vkt_tensor_free(tr->dev, &tr->vec);
+        vkt_tensor_free(tr->dev, &tr->dvec);
+        vkt_tensor_free(tr->dev, &tr->m);
+        vkt_tensor_free(tr->dev, &tr->v);
+        vkt_tensor_free(tr->dev, &tr->clip_state);
+    }
+    for (size_t i = 0; tr->ds && i < tr->ds->n; i++) {
+        if (tr->lat_a) free(tr->lat_a[i]);
+        if (tr->lat_b) free(tr->lat_b[i]);
+        if (tr->weights) free(tr->weights[i]);
+    }
+    free(tr->lat_a); free(tr->lat_b); free(tr->weights); free(tr->lh); free(tr->lw);
+    vkt_train_log_destroy(tr->log);
+    vkt_step_destroy(tr->step);
+    vkt_step_destroy(tr->opt);
+    vkt_step_destroy(tr->evs);
+    vkt_clip_destroy(tr->clip);
+    vkt_unet_destroy(tr->unet);
+    vkt_device_destroy(tr->dev);
+    vkt_dataset_destroy(tr->ds);
+    vkt_prompt_embs_destroy(tr->embs);
+    vkt_template_destroy(tr->tmpl);
+    vkt_tokenizer_destroy(tr->tok);
+    vkt_embedding_optim_destroy(tr->optim_in);
+    vkt_embedding_file_destroy(tr->emb);
+    vkt_model_file_close(tr->mf);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
+{
+    trainer tr = {.o = o};
+    memset(rep, 0, sizeof *rep);
+    vkt_lr_schedule lr = {0}, clipv = {0};
+    vkt_epoch_plan plan = {0};
+    vkt_lr_extras extras = {.warmup = o->warmup, .cosine = o->cosine, .lr_min = o->lr_min};
+    stop_requested = 0;
+    double t0 = now_s();
+    vkt_status st = vkt_lr_extras_check(&extras, err);
+    if (!st && (o->steps < 1)) st = vkt_fail(err, VKT_ERR_USAGE, "--steps must be > 0");
+    if (!st) st = setup(&tr, err);
+    if (st) goto done;
+    int64_t s0 = tr.emb->has_step ? tr.emb->step : 0, step = s0;
+    if ((st = vkt_lr_schedule_parse(o->lr, o->steps, s0, "learning rate", &lr, err))) goto done;
+    if (o->clip_mode != VKT_CLIPGRAD_NONE &&
+        (st = vkt_lr_schedule_parse(o->clip_value, o->steps, s0, "gradient clip value", &clipv, err)))
+        goto done;
+    if ((st = vkt_logs_run_dir(o->log_dir, tr.name, VKT_TRAIN_TI, time(NULL), tr.run_dir, sizeof tr.run_dir, err)) ||
+        (st = vkt_mkdirs(tr.run_dir, err)) || (st = vkt_train_log_open(tr.run_dir, VKT_TRAIN_TI, o->csv_every, &tr.log, err)))
+        goto done;
+    snprintf(rep->log_path, sizeof rep->log_path, "%s", tr.run_dir);
+    { /* the resolved settings, by the webui's names (training.md §7.4) */
+        static const char *const clip_names[] = {"disabled", "value", "norm"};
+        vkt_train_settings ts = {
+            .kind = VKT_TRAIN_TI, .model_name = tr.model_name, .model_hash = tr.model_hash,
+            .num_of_dataset_images = (int64_t)tr.ds->n, .num_vectors_per_token = tr.emb->n_vectors, .name = tr.name,
+            .learn_rate = o->lr, .batch_size = tr.ds->batch, .gradient_step = tr.ds->grad_accum,
+            .data_root = o->data_dir, .log_directory = o->log_dir, .training_width = o->width,
+            .training_height = o->height, .steps = o->steps, .clip_grad_mode = clip_names[o->clip_mode],
+            .clip_grad_value = o->clip_value, .latent_sampling_method = vkt_latent_sampling_name(o->latent_sampling),
+            .create_image_every = 0, .save_every = o->save_every, .template_file = o->template_name,
+            .initial_step = s0};
+        vkt_setting items[48];
+        size_t n = vkt_logs_settings_webui(&ts, items, 48);
+        if ((st = vkt_logs_write_settings(tr.run_dir, time(NULL), items, n, NULL, 0, err))) goto done;
+    }
+    if (o->save_every > 0) {
+        char d[1100];
+        snprintf(d, sizeof d, "%s/embeddings", tr.run_dir);
+        if ((st = vkt_mkdirs(d, err))) goto done;
+    }
+    int G = tr.ds->grad_accum;
+    int64_t spe = (int64_t)tr.ds->steps_per_epoch;
+    int64_t adam_step = tr.optim_in ? tr.optim_in->step : 0;
+    uint64_t epoch;
+    size_t bi;
+    /* the data order continues as if the run had never stopped */
+    vkt_dataset_locate(tr.ds, (uint64_t)step * (uint64_t)G, &epoch, &bi);
+    if ((st = vkt_dataset_epoch(tr.ds, epoch, &plan, err))) goto done;
+    bool finished = false;
+    double loss_step = NAN;
+    rep->eval_before = rep->eval_after = NAN;
+    if (o->eval_draws > 0 && (st = eval_loss(&tr, o->eval_draws, &rep->eval_before, err))) goto done;
+    if (!o->quiet)
+        fprintf(stderr, "training \"%s\" (%d vectors) on %zu images, batch %d x %d, %lld steps, %s\n", tr.name,
+                tr.emb->n_vectors, tr.ds->n, tr.ds->batch, G, (long long)o->steps,
+                vkt_device_get_info(tr.dev)->name);
+    while (step < o->steps && !finished) {
+        double running = 0;
+        for (int g = 0; g < G; g++) {
+            if (vkt_lr_schedule_check(&lr, step), lr.finished) { finished = true; break; }
+            if (o->clip_mode != VKT_CLIPGRAD_NONE) vkt_lr_schedule_check(&clipv, step);
+            if (bi >= plan.n_batches) {
+                vkt_epoch_plan_fini(&plan);
+                if ((st = vkt_dataset_epoch(tr.ds, ++epoch, &plan, err))) goto done;
+                bi = 0;
+            }
+            double l;
+            uint64_t k = (uint64_t)step * (uint64_t)G + (uint64_t)g;
+            if ((st = prepare_batch(&tr, &plan, bi++, k, err)) || (st = run_batch(&tr, tr.step, &tr.g, true, &l, err)))
+                goto done;
+            running += l / G;
+        }
+        if (finished) break;
+        double rate = vkt_lr_effective(&extras, lr.rate, step, o->steps);
+        if ((st = update(&tr, rate, clipv.rate, ++adam_step, err))) goto done;
+        step++;
+        loss_step = running;
+        if (!isfinite(loss_step)) {
+            st = vkt_fail(err, VKT_ERR_NUMERIC, "the loss of step %lld is %g: stopped (the last saved files are kept)",
+                          (long long)step, loss_step);
+            goto done;
+        }
+        if (step == s0 + 1) rep->first_loss = loss_step;
+        rep->last_loss = loss_step;
+        if ((st = vkt_train_log_step(tr.log, step, spe, loss_step, rate, err))) goto done;
+        int64_t kname = vkt_logs_due(step, o->save_every, true);
+        if (kname) {
+            char path[1200], nm[300];
+            snprintf(nm, sizeof nm, "%s-%lld", tr.name, (long long)kname);
+            snprintf(path, sizeof path, "%s/embeddings/%s.pt", tr.run_dir, nm);
+            if ((st = save(&tr, path, nm, step, adam_step, rate, err))) goto done;
+            if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
+        }
+        if (!o->quiet && (step % 10 == 0 || step == o->steps || step == s0 + 1)) {
+            double el = now_s() - t0;
+            fprintf(stderr, "step %lld/%lld  epoch %llu  loss %.4f  lr %.1e  %.2f it/s\n", (long long)step,
+                    (long long)o->steps, (unsigned long long)epoch, loss_step, rate,
+                    (double)(step - s0) / (el > 0 ? el : 1));
+        }
+        if (stop_requested) break;
+    }
+    if (o->eval_draws > 0 && (st = eval_loss(&tr, o->eval_draws, &rep->eval_after, err))) goto done;
+    /* final file: the base name, in --out (training.md §7.5) */
+    if ((st = vkt_mkdirs(o->out_dir, err))) goto done;
+    snprintf(rep->out_path, sizeof rep->out_path, "%s/%s.pt", o->out_dir, tr.name);
+    if ((st = save(&tr, rep->out_path, tr.name, step, adam_step, lr.rate, err))) goto done;
+    if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
+    rep->steps_done = step;
+    if (stop_requested) st = vkt_fail(err, VKT_ERR_INTERRUPTED, "interrupted at step %lld; saved %s", (long long)step, rep->out_path);
+done:
+    rep->seconds = now_s() - t0;
+    vkt_epoch_plan_fini(&plan);
+    vkt_lr_schedule_fini(&lr);
+    vkt_lr_schedule_fini(&clipv);
+    teardown(&tr);
+    return st;
+}

@@ -1,0 +1,82 @@
+/* Textual-inversion training: the webui's train_embedding loop (../shared/spec/training.md §5)
+ * on the GPU. The mini-batch graph (train/ti_step) is recorded once per batch shape and
+ * re-submitted with new inputs; the AdamW update is a small recording of its own per update.
+ *
+ *   vkt_ti_opts o = vkt_ti_defaults();
+ *   o.model = "model.safetensors"; o.embedding = "cat"; o.data_dir = "imgs/"; o.steps = 1000;
+ *   vkt_ti_report rep;
+ *   vkt_status st = vkt_ti_train(&o, &rep, &err);   // VKT_ERR_INTERRUPTED after Ctrl-C (saved)
+ */
+#ifndef VKT_TRAIN_TI_TRAIN_H
+#define VKT_TRAIN_TI_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "models/vae.h"
+#include "nn/tensor.h"
+
+typedef enum vkt_clip_mode { VKT_CLIPGRAD_NONE, VKT_CLIPGRAD_VALUE, VKT_CLIPGRAD_NORM } vkt_clip_mode;
+
+typedef struct vkt_ti_opts {
+    const char *model;        /* checkpoint file or diffusers folder */
+    const char *vae;          /* separate VAE file or NULL */
+    const char *embedding;    /* name of a new embedding, or a file to continue */
+    const char *data_dir;
+    const char *init_text;    /* new embedding: initial words (default "*") */
+    int vectors;              /* new embedding: vectors per token (default 1) */
+    const char *lr;           /* schedule syntax, default "0.005" */
+    int batch, grad_accum;    /* default 1, 1 */
+    int64_t steps;            /* max steps, default 100000 */
+    int width, height;        /* default 512 */
+    bool varsize;
+    vkt_clip_mode clip_mode;
+    const char *clip_value;   /* schedule syntax, default "0.1" */
+    bool shuffle_tags;
+    double tag_dropout;
+    vkt_latent_sampling latent_sampling;
+    bool use_weight;
+    const char *template_name; /* name of an embedded template or a file; default style_filewords */
+    const char *filename_regex, *filewords_join;
+    int repeats;
+    int64_t save_every;       /* default 500; 0 off */
+    int64_t csv_every;        /* default 500; 0 off */
+    bool save_optimizer;      /* .optim files */
+    const char *log_dir;      /* default "textual_inversion" */
+    const char *out_dir;      /* final NAME.pt (default "embeddings") */
+    uint64_t seed;
+    int clip_skip;
+    vkt_dtype dtype;          /* VKT_F32 or VKT_F16 */
+    const char *device;
+    /* vktrain extras (training.md §11) */
+    int64_t warmup;
+    bool cosine;
+    double lr_min;
+    bool quiet;               /* no progress lines */
+    int eval_draws;           /* > 0: fixed-draw evaluation loss before and after training */
+    int fixed_draws;          /* > 0: train on the first N fixed draws (the evaluation's) only,
+                                 cycling; an overfitting check, not for real training */
+} vkt_ti_opts;
+
+vkt_ti_opts vkt_ti_defaults(void);
+
+typedef struct vkt_ti_report {
+    int64_t steps_done;      /* completed updates (the file's step) */
+    double first_loss, last_loss; /* loss of the first and the last update */
+    double seconds;
+    double eval_before, eval_after; /* fixed-draw evaluation loss (NaN unless eval_draws) */
+    char out_path[1024];     /* the final embedding file */
+    char log_path[1024];     /* the run's log folder */
+} vkt_ti_report;
+
+/* Runs the whole training. Validates everything (files, template, schedule, sizes) before the
+ * first step. On SIGINT/SIGTERM (vkt_ti_request_stop) it finishes the current update, saves and
+ * returns VKT_ERR_INTERRUPTED. A NaN/Inf loss stops with VKT_ERR_NUMERIC naming the step, keeping
+ * the last good files. */
+vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err);
+
+/* Async-signal-safe: asks a running training to stop after the current update. */
+void vkt_ti_request_stop(void);
+
+#endif

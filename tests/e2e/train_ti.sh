@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Textual-inversion training end to end on the tiny model: every output is written and loads,
+# a resumed run equals an uninterrupted one, SIGINT saves loadable files and exits 130, bad
+# inputs fail before training, and the demo's trained embedding lowers the fixed evaluation loss.
+set -u
+V=$1 D=$2
+rm -rf "$D" && mkdir -p "$D"
+pass=0 fail=0
+check() { if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
+# the demo writes the model and data, trains, and reports the evaluation loss
+"$V" demo --dir "$D/demo" --steps 40 > "$D/demo.out" 2> "$D/demo.err"; check "demo runs" $?
+cat "$D/demo.out"
+# the embedding lowers the loss on the draws it trained on: any decrease is far outside noise,
+# since the evaluation is deterministic (same inputs, same GPU program)
+before=$(awk '/^eval loss:/ {print $3}' "$D/demo.out"); after=$(awk '/^eval loss:/ {print $5}' "$D/demo.out")
+awk -v a="$before" -v b="$after" 'BEGIN { exit !(b < a) }'; check "trained embedding lowers the fixed evaluation loss ($before -> $after)" $?
+M="$D/demo/tiny.safetensors" DATA="$D/demo/data"
+[ -f "$D/demo/embeddings/demo-stripes.pt" ]; check "final embedding written" $?
+run="$(ls -d "$D"/demo/logs/*/demo-stripes)"
+[ -f "$run/textual_inversion_loss.csv" ] && [ -f "$run/loss.svg" ]; check "csv and plot written" $?
+head -1 "$run/textual_inversion_loss.csv" | grep -q "^step,epoch,epoch_step,loss,learn_rate"; check "webui csv header" $?
+[ -f "$run/embeddings/demo-stripes-50.pt" ] || [ -f "$run/embeddings/demo-stripes-40.pt" ] || ls "$run/embeddings" >/dev/null; check "intermediate dir" $?
+"$V" info "$D/demo/embeddings/demo-stripes.pt" > "$D/info.out" 2>&1; check "info reads the embedding" $?
+grep -q "40" "$D/info.out"; check "embedding step is 40" $?
+
+common=(--model "$M" --data "$DATA" --width 64 --height 64 --lr 0.02 --template subject_filewords --init-text pattern
+        --vectors 2 --save-every 0 --csv-every 1 --save-optimizer --quiet --seed 3)
+# uninterrupted 8 steps vs 4 + resumed 4
+"$V" embedding train "${common[@]}" --embedding full --steps 8 --log-dir "$D/l1" --out "$D/o1" >/dev/null 2>"$D/e1"; check "8-step run" $?
+"$V" embedding train "${common[@]}" --embedding half --steps 4 --log-dir "$D/l2" --out "$D/o2" >/dev/null 2>"$D/e2"; check "4-step run" $?
+[ -f "$D/o2/half.pt.optim" ]; check ".optim written" $?
+"$V" embedding train "${common[@]}" --embedding "$D/o2/half.pt" --steps 8 --log-dir "$D/l3" --out "$D/o3" >/dev/null 2>"$D/e3"; check "resume to 8" $?
+grep -q "fresh optimizer" "$D/e3"; check "resume used the saved optimizer" $(( $? == 0 ? 1 : 0 ))
+# same vectors: compare the tensor bytes (skip the zip headers, which carry the name)
+tail -c 2048 "$D/o1/full.pt" > "$D/t1"; tail -c 2048 "$D/o3/half.pt" > "$D/t3"
+"$V" info "$D/o1/full.pt" --json > "$D/i1" 2>/dev/null; "$V" info "$D/o3/half.pt" --json > "$D/i3" 2>/dev/null
+grep -Eq '"step":[[:space:]]*8,' "$D/i3"; check "resumed file has step 8" $?
+python3 - "$D/o1/full.pt" "$D/o3/half.pt" <<'PY' 2>/dev/null || cmp -s <(unzip -p "$D/o1/full.pt" '*/data/0') <(unzip -p "$D/o3/half.pt" '*/data/0')
+import sys, zipfile
+def data(p):
+    z = zipfile.ZipFile(p)
+    return [z.read(n) for n in sorted(z.namelist()) if '/data/' in n]
+sys.exit(0 if data(sys.argv[1]) == data(sys.argv[2]) else 1)
+PY
+check "resumed run equals the uninterrupted run" $?
+# SIGINT: saves and exits 130
+"$V" embedding train "${common[@]}" --embedding sig --steps 100000 --log-dir "$D/l4" --out "$D/o4" >/dev/null 2>"$D/e4" &
+pid=$!
+for _ in $(seq 1 120); do sleep 1; grep -q . "$D/l4"/*/sig/textual_inversion_loss.csv 2>/dev/null && [ "$(wc -l < "$D/l4"/*/sig/textual_inversion_loss.csv)" -ge 3 ] && break; done
+kill -INT $pid; wait $pid; rc=$?
+check "SIGINT exits 130 (got $rc)" $(( rc == 130 ? 0 : 1 ))
+"$V" info "$D/o4/sig.pt" >/dev/null 2>&1; check "interrupted run left a loadable file" $?
+ls "$D/o4"/*.tmp >/dev/null 2>&1; check "no temp files left" $(( $? == 0 ? 1 : 0 ))
+# bad inputs fail before training, with the file named
+mkdir -p "$D/empty"
+"$V" embedding train --model "$M" --embedding x --data "$D/empty" --steps 1 --log-dir "$D/l5" 2>"$D/e5"
+check "empty data dir refused" $(( $? != 0 ? 0 : 1 ))
+grep -q "empty" "$D/e5" && [ ! -e "$D/l5" ]; check "...with the folder named, before training" $?
+"$V" embedding train "${common[@]}" --embedding x --steps 1 --template hypernetwork --log-dir "$D/l6" 2>"$D/e6"
+check "template without [name] refused" $(( $? != 0 ? 0 : 1 ))
+grep -q "\[name\]" "$D/e6" && [ ! -e "$D/l6" ]; check "...before training" $?
+"$V" embedding train "${common[@]}" --embedding x --steps 1 --lr "abc" 2>"$D/e7"; check "bad lr refused" $(( $? != 0 ? 0 : 1 ))
+grep -q "learning rate" "$D/e7"; check "bad lr message names the setting" $?
+"$V" embedding train --model /nonexistent --embedding x --data "$DATA" 2>"$D/e8"; check "missing model exits 1" $(( $? == 1 ? 0 : 1 ))
+"$V" embedding train --embedding x 2>/dev/null; check "missing options exit 2" $(( $? == 2 ? 0 : 1 ))
+echo "train_ti: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
