@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "cli/cli.h"
+#include <cjson/cJSON.h>
 #include "train/ti_train.h"
 
 static const char *HELP =
@@ -51,7 +53,12 @@ static const char *HELP =
     "  --warmup N             linear learning-rate warmup over N steps (vktrain extra)\n"
     "  --cosine               cosine annealing to --lr-min (vktrain extra)\n"
     "  --lr-min R             floor of the cosine (default 0)\n"
-    "  --quiet                no progress lines\n\n"
+    "  --quiet                no progress lines\n"
+    "  --config FILE.json     settings by the webui's names (learn_rate, batch_size, gradient_step,\n"
+    "                         steps, data_root, log_directory, training_width/height, template_file,\n"
+    "                         clip_grad_mode/value, latent_sampling_method, num_vectors_per_token,\n"
+    "                         save_embedding_every, embedding_name, ...); later options override it.\n"
+    "                         The settings-*.json a run writes is such a file.\n\n"
     "example:\n  vktrain embedding train --model v1-5.safetensors --embedding cat --data cats/ --steps 3000\n";
 
 static void on_signal(int sig)
@@ -62,6 +69,62 @@ static void on_signal(int sig)
     (void)sig;
     vkt_ti_request_stop();
 }
+
+/* Reads a webui settings file into o. Strings stay in *json (owned by the caller). */
+static int load_config(const char *path, vkt_ti_opts *o, cJSON **json)
+{
+    vkt_err err = {0};
+    uint8_t *text = NULL;
+    size_t n = 0;
+    if (vkt_read_file(path, 1 << 20, &text, &n, &err)) return vkt_cli_fail(&err);
+    *json = cJSON_ParseWithLength((const char *)text, n);
+    free(text);
+    if (!cJSON_IsObject(*json)) {
+        fprintf(stderr, "vktrain: error: %s: not a JSON object\n", path);
+        return 1;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, *json)
+    {
+        const char *k = it->string;
+        bool str = cJSON_IsString(it), num = cJSON_IsNumber(it);
+        double d = num ? it->valuedouble : 0;
+#define S(key, field) if (!strcmp(k, key) && str) { o->field = it->valuestring; continue; }
+#define I(key, field) if (!strcmp(k, key) && num) { o->field = (typeof(o->field))d; continue; }
+        S("learn_rate", lr) S("data_root", data_dir) S("log_directory", log_dir) S("template_file", template_name)
+        S("clip_grad_value", clip_value) S("embedding_name", embedding) S("init_text", init_text)
+        S("model", model) S("filename_word_regex", filename_regex) S("filename_join_string", filewords_join)
+        I("batch_size", batch) I("gradient_step", grad_accum) I("steps", steps) I("training_width", width)
+        I("training_height", height) I("num_vectors_per_token", vectors) I("save_embedding_every", save_every)
+        I("training_write_csv_every", csv_every) I("clip_skip", clip_skip) I("seed", seed)
+#undef S
+#undef I
+        if (!strcmp(k, "learn_rate") && num) { /* the webui also stores plain numbers */
+            static char buf[64];
+            snprintf(buf, sizeof buf, "%.17g", d);
+            o->lr = buf;
+        } else if (!strcmp(k, "clip_grad_mode") && str) {
+            const char *m = it->valuestring;
+            o->clip_mode = !strcmp(m, "value") ? VKT_CLIPGRAD_VALUE : !strcmp(m, "norm") ? VKT_CLIPGRAD_NORM : VKT_CLIPGRAD_NONE;
+        } else if (!strcmp(k, "latent_sampling_method") && str) {
+            if (!vkt_latent_sampling_parse(it->valuestring, &o->latent_sampling)) {
+                fprintf(stderr, "vktrain: error: %s: latent_sampling_method \"%s\"\n", path, it->valuestring);
+                return 2;
+            }
+        } else if (!strcmp(k, "varsize") && cJSON_IsBool(it)) {
+            o->varsize = cJSON_IsTrue(it);
+        } else if (!strcmp(k, "shuffle_tags") && cJSON_IsBool(it)) {
+            o->shuffle_tags = cJSON_IsTrue(it);
+        } else if (!strcmp(k, "tag_drop_out") && num) {
+            o->tag_dropout = d;
+        } else if (!strcmp(k, "use_weight") && cJSON_IsBool(it)) {
+            o->use_weight = cJSON_IsTrue(it);
+        } /* other keys (datetime, model_hash, ...) describe a run and are ignored */
+    }
+    return 0;
+}
+
+#define OPT_CONFIG(a) (strcmp(a, "--config") == 0)
 
 static bool parse_int(const char *v, long long lo, long long hi, long long *out)
 {
@@ -76,12 +139,20 @@ int vkt_cmd_embedding_train(int argc, char **argv)
 {
     vkt_ti_opts o = vkt_ti_defaults();
     const char *cmd = "embedding train";
+    cJSON *config = NULL;
+    for (int i = 1; i + 1 < argc; i++) /* the config first, so that options override it */
+        if (strcmp(argv[i], "--config") == 0) {
+            int rc = load_config(argv[i + 1], &o, &config);
+            if (rc) { cJSON_Delete(config); return rc; }
+        }
+    int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         bool missing = false;
         long long n;
         char *end;
-        if (vkt_cli_is_help(argv[i])) { fputs(HELP, stdout); return 0; }
+        if (vkt_cli_is_help(argv[i])) { fputs(HELP, stdout); cJSON_Delete(config); return 0; }
+        if (OPT_CONFIG(argv[i])) { i++; continue; }
 #define OPT(name) vkt_cli_opt(argc, argv, &i, name, &v, &missing)
 #define NEED() do { if (missing) return vkt_cli_usage(cmd, "%s needs a value", argv[i]); } while (0)
 #define INT(lo, hi) do { NEED(); if (!parse_int(v, lo, hi, &n)) return vkt_cli_usage(cmd, "%s: \"%s\" is not an integer in %lld..%lld", argv[i - 1], v, (long long)(lo), (long long)(hi)); } while (0)
@@ -143,7 +214,11 @@ int vkt_cmd_embedding_train(int argc, char **argv)
 #undef NEED
 #undef INT
     }
-    if (!o.model || !o.embedding || !o.data_dir) return vkt_cli_usage(cmd, "--model, --embedding and --data are required");
+    (void)rc;
+    if (!o.model || !o.embedding || !o.data_dir) {
+        cJSON_Delete(config);
+        return vkt_cli_usage(cmd, "--model, --embedding and --data are required");
+    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -151,6 +226,7 @@ int vkt_cmd_embedding_train(int argc, char **argv)
     vkt_err err = {0};
     vkt_ti_report rep;
     vkt_status st = vkt_ti_train(&o, &rep, &err);
+    cJSON_Delete(config);
     if (st && st != VKT_ERR_INTERRUPTED) return vkt_cli_fail(&err);
     printf("%s\n", rep.out_path);
     fprintf(stderr, "%lld steps in %.1f s, loss %.4f -> %.4f; logs in %s\n", (long long)rep.steps_done, rep.seconds,

@@ -43,6 +43,12 @@ def data(p):
 sys.exit(0 if data(sys.argv[1]) == data(sys.argv[2]) else 1)
 PY
 check "resumed run equals the uninterrupted run" $?
+# --config takes a run's settings file (webui names); later options override it
+cfg="$(ls "$D"/l1/*/full/settings-*.json)"
+"$V" embedding train --config "$cfg" --model "$M" --embedding cfgrun --steps 2 --log-dir "$D/l7" --out "$D/o7" --quiet >/dev/null 2>"$D/e9"
+check "--config run" $?
+grep -q '"learn_rate": "0.02"' "$D"/l7/*/cfgrun/settings-*.json && grep -q '"steps": 2,' "$D"/l7/*/cfgrun/settings-*.json
+check "--config values used, options override" $?
 # SIGINT: saves and exits 130
 "$V" embedding train "${common[@]}" --embedding sig --steps 100000 --log-dir "$D/l4" --out "$D/o4" >/dev/null 2>"$D/e4" &
 pid=$!
