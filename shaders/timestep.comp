@@ -8,7 +8,9 @@
 //   torch does) when pc.has_freq, else from exp() here, which may differ from torch's by an ulp
 //   or two (Vulkan allows more). arg = t*freq is one correctly rounded float32 product, as in
 //   torch; sin/cos use vkt_sincos because the arguments reach 999 rad.
-// No backward: t is an integer.
+// t is an int32 timestep, or with VKT_T_F32 a float32 one (the k-diffusion samplers evaluate the
+// UNet at fractional t; torch multiplies the float32 t by freq just the same).
+// No backward: nothing upstream of t is trained.
 #include "vkt.glsl"
 #include "vkt_math.glsl"
 
@@ -17,7 +19,13 @@ layout(push_constant) uniform PC { // mirrors struct timestep_pc in src/nn/ops/t
     float neg_log_period; // -ln(max_period), rounded to float32 as torch does
 } pc;
 
+#ifdef VKT_T_F32
+layout(set = 0, binding = 0) readonly buffer T { float t[]; };
+#define T_AT(b) t[b]
+#else
 layout(set = 0, binding = 0) readonly buffer T { int t[]; };
+#define T_AT(b) float(t[b])
+#endif
 layout(set = 0, binding = 1) readonly buffer Freq { float freq[]; };
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
@@ -33,7 +41,7 @@ void main()
     bool first = k < pc.nhalf;
     uint j = first ? k : k - pc.nhalf;
     float f = pc.has_freq != 0u ? freq[j] : exp((pc.neg_log_period * float(j)) / float(pc.nhalf));
-    float arg = float(t[b]) * f;
+    float arg = T_AT(b) * f;
     float s, c;
     vkt_sincos(arg, s, c);
     y[i] = first == (pc.cos_first != 0u) ? c : s;

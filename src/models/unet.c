@@ -367,8 +367,8 @@ vkt_status vkt_unet_fwd(vkt_unet *u, vkt_step *s, const vkt_tensor *x, const vkt
                         vkt_shape_str(x, s1, sizeof s1), vkt_dtype_name(x->dtype), (long long)c->in_ch,
                         vkt_dtype_name(dt), u->down_factor);
     const int64_t B = x->shape[0], H = x->shape[2], W = x->shape[3];
-    if (t->ndim != 1 || t->shape[0] != B || t->dtype != VKT_I32)
-        return vkt_fail(err, VKT_ERR_SHAPE, "UNet: t %s %s, expected i32 [%lld]", vkt_shape_str(t, s1, sizeof s1),
+    if (t->ndim != 1 || t->shape[0] != B || (t->dtype != VKT_I32 && t->dtype != VKT_F32))
+        return vkt_fail(err, VKT_ERR_SHAPE, "UNet: t %s %s, expected i32 or f32 [%lld]", vkt_shape_str(t, s1, sizeof s1),
                         vkt_dtype_name(t->dtype), (long long)B);
     if (context->ndim != 3 || context->shape[0] != B || context->shape[2] != c->ctx || context->dtype != dt)
         return vkt_fail(err, VKT_ERR_SHAPE, "UNet: context %s %s, expected [%lld, T, %lld] %s",

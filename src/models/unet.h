@@ -72,7 +72,8 @@ const char *vkt_unet_attn_name(const vkt_unet *u, int i);
 
 /* eps = unet(x, t, context), recorded into the planned step s.
  *   x: [B, in_ch, H, W] in the UNet's dtype, H and W divisible by 2^(levels-1) (8 for SD1);
- *   t: i32 [B] timesteps; context: [B, T, ctx] in the UNet's dtype, any T >= 1 (77 per chunk);
+ *   t: i32 [B] timesteps, or f32 [B] (the fractional timesteps of the k-diffusion samplers);
+ *   context: [B, T, ctx] in the UNet's dtype, any T >= 1 (77 per chunk);
  *   hook: the k/v hook of every attention (NULL: none; borrowed until vkt_unet_bwd).
  * *eps is created as a step tensor [B, out_ch, H, W] (vkt_step_keep it to read it back). With
  * saved != NULL, *saved receives what vkt_unet_bwd needs (host bookkeeping, malloc'd; the device

@@ -1,6 +1,7 @@
 /* Checks for the timestep embedding: the reference's frequencies against the check values of
  * spec sd1-architecture §3.1, and the GPU against the reference for SD's C = 320, an odd C and
- * the sin-first order, with timesteps over the whole range 0..999. No backward (t is an integer). */
+ * the sin-first order, with timesteps over the whole range 0..999, as int32 and as the float32
+ * fractional timesteps of the k-diffusion samplers. No backward. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,24 +11,31 @@
 #include "nn/ops/timestep.h"
 #include "nn/ref/timestep_ref.h"
 
-static vkt_status one_case(vkt_check_ctx *ctx, int64_t C, bool cos_first, vkt_err *err)
+static vkt_status one_case(vkt_check_ctx *ctx, int64_t C, bool cos_first, bool float_t, vkt_err *err)
 {
     static const int32_t ts[] = {0, 1, 999, 500, 37, 998, 2};
+    /* 20-step k-diffusion t values (999 * (1 - i/19)) and other fractions */
+    static const float tsf[] = {999.0f, 946.421f, 0.5f, 473.6842f, 52.57895f, 998.99994f, 0.0f};
     const int64_t B = 7, tshape[1] = {B}, yshape[2] = {B, C};
     size_t n = (size_t)(B * C);
     vkt_status st = VKT_OK;
     char desc[96];
-    snprintf(desc, sizeof desc, "t[%lld] C=%lld %s", (long long)B, (long long)C, cos_first ? "cos,sin" : "sin,cos");
+    snprintf(desc, sizeof desc, "t[%lld] %s C=%lld %s", (long long)B, float_t ? "f32" : "i32", (long long)C,
+             cos_first ? "cos,sin" : "sin,cos");
+    const char *variant = float_t ? "timestep_fwd_f32_tfloat" : "timestep_fwd_f32";
     const int64_t fshape[1] = {C / 2};
     float *got = vkt_malloc(n * 4), *hf = vkt_malloc((size_t)(C / 2) * 4);
     double *want = vkt_malloc(n * 8);
     vkt_tensor tt = {0}, tf = {0}, ty = {0};
     if (!got || !hf || !want) { st = vkt_fail(err, VKT_ERR_NOMEM, "timestep check"); goto done; }
     vkt_timestep_freqs(C / 2, 10000.0, hf);
-    if ((st = ck_tensor_i32(ctx, 1, tshape, ts, "t", &tt, err))) goto done;
+    if (float_t) st = vkt_check_tensor(ctx, VKT_F32, 1, tshape, tsf, "t", &tt, err);
+    else st = ck_tensor_i32(ctx, 1, tshape, ts, "t", &tt, err);
+    if (st) goto done;
     if ((st = vkt_check_tensor(ctx, VKT_F32, 1, fshape, hf, "freqs", &tf, err))) goto done;
     if ((st = vkt_check_tensor(ctx, VKT_F32, 2, yshape, NULL, "y", &ty, err))) goto done;
-    vkt_ref_timestep_fwd(ts, B, C, 10000.0, cos_first, want);
+    if (float_t) vkt_ref_timestep_fwd_f(tsf, B, C, 10000.0, cos_first, want);
+    else vkt_ref_timestep_fwd(ts, B, C, 10000.0, cos_first, want);
     for (int with_table = 1; with_table >= 0; with_table--) {
         if ((st = vkt_step_begin(ctx->step, err))) goto done;
         if ((st = vkt_op_timestep_fwd(ctx->step, &tt, with_table ? &tf : NULL, 10000.0f, cos_first, &ty, err)))
@@ -40,7 +48,7 @@ static vkt_status one_case(vkt_check_ctx *ctx, int64_t C, bool cos_first, vkt_er
          * rounding (6e-8): 5e-7.
          * Without it the GPU's exp may be a few ulp off (Vulkan allows 3 + 2|x| ulp), which moves
          * the argument (ulp 6.1e-5 at t = 999) by an ulp or two: 2e-4 = three ulps at 999. */
-        vkt_check_compare(ctx, "timestep", "timestep_fwd_f32", with_table ? "fwd" : "fwd:gpu-exp", desc, got, want,
+        vkt_check_compare(ctx, "timestep", variant, with_table ? "fwd" : "fwd:gpu-exp", desc, got, want,
                           n, with_table ? 5e-7 : 2e-4, 0);
     }
 done:
@@ -66,7 +74,11 @@ vkt_status vkt_opcheck_timestep(vkt_check_ctx *ctx, vkt_err *err)
     static const struct { int64_t C; bool cos_first; } cases[] = {{320, true}, {13, true}, {8, false}};
     int nc = ctx->quick ? 2 : 3;
     for (int i = 0; i < nc; i++) {
-        vkt_status st = one_case(ctx, cases[i].C, cases[i].cos_first, err);
+        vkt_status st = one_case(ctx, cases[i].C, cases[i].cos_first, false, err);
+        if (st) return st;
+    }
+    for (int i = 0; i < nc; i++) {
+        vkt_status st = one_case(ctx, cases[i].C, cases[i].cos_first, true, err);
         if (st) return st;
     }
     return VKT_OK;

@@ -25,7 +25,8 @@ void vkt_timestep_freqs(int64_t half, double max_period, float *out)
 vkt_status vkt_op_timestep_fwd(vkt_step *s, const vkt_tensor *t, const vkt_tensor *freqs, float max_period,
                                bool cos_first, vkt_tensor *y, vkt_err *err)
 {
-    if (t->dtype != VKT_I32 || t->ndim != 1) return vkt_fail(err, VKT_ERR_SHAPE, "timestep: t must be i32 [B]");
+    if ((t->dtype != VKT_I32 && t->dtype != VKT_F32) || t->ndim != 1)
+        return vkt_fail(err, VKT_ERR_SHAPE, "timestep: t must be i32 or f32 [B]");
     if (y->dtype != VKT_F32 || y->ndim != 2 || y->shape[0] != t->shape[0])
         return vkt_fail(err, VKT_ERR_SHAPE, "timestep: y must be f32 [%lld, C]", (long long)t->shape[0]);
     int64_t half = y->shape[1] / 2;
@@ -37,7 +38,7 @@ vkt_status vkt_op_timestep_fwd(vkt_step *s, const vkt_tensor *t, const vkt_tenso
     if (half == 0) return vkt_fail(err, VKT_ERR_SHAPE, "timestep: C must be >= 2");
     vkt_pipeline *p;
     uint32_t spec[1] = {WG};
-    vkt_status st = vkt_step_pipeline(s, "timestep_fwd_f32", 3, sizeof(struct timestep_pc), spec, 1, &p, err);
+    vkt_status st = vkt_step_pipeline(s, t->dtype == VKT_F32 ? "timestep_fwd_f32_tfloat" : "timestep_fwd_f32", 3, sizeof(struct timestep_pc), spec, 1, &p, err);
     if (st) return st;
     struct timestep_pc pc = {(uint32_t)vkt_tensor_numel(y), (uint32_t)y->shape[1], (uint32_t)half, cos_first,
                              freqs != NULL, (float)-log((double)max_period)};

@@ -4,7 +4,7 @@
  *   float f[160]; vkt_timestep_freqs(160, 10000.0, f);            // once, into an f32 [160] tensor
  *   vkt_op_timestep_fwd(s, &t, &freqs, 10000.0f, true, &temb0, &err);   // t: i32 [B], temb0: f32 [B, 320]
  *
- * There is no backward: t is an integer timestep, and nothing upstream of it is trained.
+ * There is no backward: nothing upstream of t is trained.
  */
 #ifndef VKT_NN_OPS_TIMESTEP_H
 #define VKT_NN_OPS_TIMESTEP_H
@@ -15,7 +15,8 @@
  * exp(fl(fl(-ln(max_period)) * j) / half), exp correctly rounded. */
 void vkt_timestep_freqs(int64_t half, double max_period, float *out);
 
-/* t: i32 [B] (0 <= t < 2^24, exact in float); y: f32 [B, C]. cos_first: LDM / SD order
+/* t: i32 [B] (0 <= t < 2^24, exact in float), or f32 [B] (the fractional timesteps of the
+ * k-diffusion samplers: fl(t * freq) as torch computes it from a float32 t); y: f32 [B, C]. cos_first: LDM / SD order
  * (diffusers' flip_sin_to_cos=True); false puts sin first. An odd C gets a zero last column.
  * freqs: f32 [C/2] from vkt_timestep_freqs(), so that every argument t*freq is torch's float32
  * value and y matches torch within ~3e-7; or NULL to compute freq with the GPU's exp from

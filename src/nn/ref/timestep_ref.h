@@ -11,5 +11,7 @@ double vkt_ref_timestep_freq(int64_t j, int64_t half, double max_period);
 /* y[b, :] (B x C, double) from the float32 argument fl(t_b * freq_j), with cos/sin in double:
  * what torch's float32 computation gives up to the final rounding. */
 void vkt_ref_timestep_fwd(const int32_t *t, int64_t B, int64_t C, double max_period, bool cos_first, double *y);
+/* The same for float32 timesteps (fractional t of the k-diffusion samplers). */
+void vkt_ref_timestep_fwd_f(const float *t, int64_t B, int64_t C, double max_period, bool cos_first, double *y);
 
 #endif
