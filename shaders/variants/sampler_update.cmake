@@ -1,0 +1,2 @@
+vkt_variant(sampler_update_fwd_f32 sampler_update.comp DEFINES VKT_FWD)
+vkt_variant(sampler_update_fwd_f16 sampler_update.comp REQUIRES VKT_GLSL_F16 DEFINES VKT_FWD VKT_F16)
