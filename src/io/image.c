@@ -854,6 +854,11 @@ char *vkt_infotext_format(const vkt_infotext *p)
         vkt_buf_puts(&b, ", Model: ");
         put_quoted(&b, p->model);
     }
+    if (p->clip_skip > 1) vkt_buf_printf(&b, ", Clip skip: %d", p->clip_skip);
+    if (p->extra && *p->extra) {
+        vkt_buf_puts(&b, ", ");
+        vkt_buf_puts(&b, p->extra);
+    }
     vkt_buf_append(&b, "", 1);
     if (b.failed) {
         vkt_buf_free(&b);

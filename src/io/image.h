@@ -134,9 +134,11 @@ void vkt_png_texts_fini(vkt_png_texts *t);
 
 /* Generation parameters in the webui's infotext layout (what its PNG Info tab parses):
  *   <prompt>\nNegative prompt: <negative>\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1,
- *   Size: 512x512, Model hash: abcdef12, Model: name
- * The negative-prompt line is left out when negative is NULL or empty; NULL/empty model_hash and
- * model are left out; a value containing ',', ':' or a newline is written as a JSON string, as
+ *   Size: 512x512, Model hash: abcdef12, Model: name, Clip skip: 2, <extra>
+ * (processing.py create_infotext's order). The negative-prompt line is left out when negative is
+ * NULL or empty; NULL/empty model_hash and model are left out; Clip skip only when above 1; extra
+ * (already formatted "Key: value, ..." pairs, the webui's extra_generation_params) when not
+ * NULL/empty; a value containing ',', ':' or a newline is written as a JSON string, as
  * the webui's quote() does. Numbers use the shortest form ("7", "7.5"). Returns a malloc'd string
  * or NULL on host OOM. */
 typedef struct vkt_infotext {
@@ -149,6 +151,8 @@ typedef struct vkt_infotext {
     int width, height;
     const char *model_hash;
     const char *model;
+    int clip_skip;     /* "Clip skip: N" when > 1 */
+    const char *extra; /* appended as is */
 } vkt_infotext;
 char *vkt_infotext_format(const vkt_infotext *p);
 

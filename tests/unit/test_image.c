@@ -491,6 +491,20 @@ static void test_infotext(void)
     TK_CHECK(s && !strcmp(s, "Steps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 64x64"),
              "empty prompt stripped: %s", s);
     free(s);
+    it.clip_skip = 2;
+    it.model = "tiny";
+    it.extra = "Pad conds: True";
+    s = vkt_infotext_format(&it);
+    TK_CHECK(s && !strcmp(s, "Steps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 64x64, Model: tiny, "
+                             "Clip skip: 2, Pad conds: True"),
+             "clip skip and extra params: %s", s);
+    free(s);
+    it.clip_skip = 1; /* the webui writes Clip skip only above 1 */
+    it.extra = NULL;
+    s = vkt_infotext_format(&it);
+    TK_CHECK(s && !strcmp(s, "Steps: 1, Sampler: DDIM, CFG scale: 1, Seed: 0, Size: 64x64, Model: tiny"),
+             "clip skip 1 left out: %s", s);
+    free(s);
 }
 
 int main(void)
