@@ -9,6 +9,7 @@ static const vkt_cli_cmd commands[] = {
     {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
     {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput at SD1.5 shapes)"},
     {"eval", vkt_cmd_eval, "run a regression case (eval-case.md) and write its outputs"},
+    {"sample", vkt_cmd_sample, "txt2img: Euler a, Euler or DDIM to PNGs with the webui's infotext"},
     {"compare", vkt_cmd_compare, "compare two eval outputs tensor by tensor (eval-case.md tolerances)"},
     {"make-tiny-model", vkt_cmd_make_tiny_model, "write the deterministic random SD1 test model"},
     {"info", vkt_cmd_info, "what a model, embedding, hypernetwork or .optim file is (dims, params, hashes)"},
