@@ -12,10 +12,12 @@
 
 #include "base/fault.h"
 #include "cli/cli.h"
+#include "io/embedding_db.h"
 #include "io/hash.h"
 #include "io/image.h"
 #include "io/model_file.h"
 #include "models/weights.h"
+#include "train/embedding_names.h"
 #include "train/txt2img.h"
 
 static const char *HELP =
@@ -37,7 +39,8 @@ static const char *HELP =
     "  --batch B             images per run, sampled together (default 1)\n"
     "  --clip-skip N         webui clip skip (default 1)\n"
     "  --pad-cond-uncond     pad prompt and negative prompt to one length (webui option)\n"
-    "  --embeddings DIR      textual-inversion embeddings to find in the prompts\n"
+    "  --embeddings DIR      textual-inversion embeddings to find in the prompts (a folder loaded\n"
+    "                        as the webui does: .pt, .bin, .safetensors, .png, .webp)\n"
     "  --out FILE.png        output (default sample.png); a batch writes FILE-0.png, FILE-1.png, ...\n"
     "  --precision P         fp32 (default) or fp16 storage\n"
     "  --device D            device index or name substring\n"
@@ -195,6 +198,73 @@ static vkt_status load_alphas(const vkt_model_file *mf, double *ac, vkt_err *err
     return VKT_OK;
 }
 
+/* txt2img's emb_row for a vkt_embedding_db: vectors are uploaded in db order. */
+static int64_t db_row(void *ctx, const void *user)
+{
+    const vkt_embedding_db *db = ctx;
+    int64_t row = 0;
+    for (size_t i = 0; i < db->n; i++) {
+        if (db->embs[i] == user) return row;
+        row += db->embs[i]->n_vectors;
+    }
+    return -1;
+}
+
+/* Every embedding's vectors, f32 [sum N, W] in db order (nothing when db is empty). */
+static vkt_status upload_embeddings(vkt_device *dev, const vkt_embedding_db *db, int width, vkt_tensor *out,
+                                    vkt_err *err)
+{
+    int64_t rows = 0;
+    for (size_t i = 0; i < db->n; i++) rows += db->embs[i]->n_vectors;
+    if (rows == 0) return VKT_OK;
+    float *h = vkt_malloc((size_t)(rows * width) * sizeof *h);
+    if (!h) return vkt_fail(err, VKT_ERR_NOMEM, "embedding vectors");
+    int64_t r = 0;
+    for (size_t i = 0; i < db->n; i++) {
+        memcpy(h + r * width, db->embs[i]->vectors, (size_t)(db->embs[i]->n_vectors * width) * sizeof *h);
+        r += db->embs[i]->n_vectors;
+    }
+    vkt_status st = vkt_tensor_alloc(dev, VKT_F32, 2, (int64_t[]){rows, width}, "embedding vectors", out, err);
+    if (!st) st = vkt_tensor_upload_f32(dev, out, h, err);
+    free(h);
+    return st;
+}
+
+/* The webui's "TI hashes" parameter (sd_hijack_clip: "name: shorthash" with ':' and ',' removed
+ * from names, shorthash = the file's sha256[:12]), already quoted as its infotext writes it;
+ * NULL when no embedding was used. */
+static char *ti_hashes(const vkt_embedding_db *db, const vkt_txt2img_result *res, vkt_err *err)
+{
+    if (!db || res->n_used_embs == 0) return NULL;
+    size_t cap = 64 * (size_t)res->n_used_embs + 256, len = 0;
+    char *list = vkt_malloc(cap);
+    if (!list) return NULL;
+    list[0] = 0;
+    for (int u = 0; u < res->n_used_embs; u++) {
+        size_t i = 0;
+        while (i < db->n && db->embs[i] != res->used_embs[u]) i++;
+        vkt_file_hash fh;
+        if (i == db->n || vkt_hash_file(db->paths[i], true, &fh, err)) continue;
+        char name[128];
+        size_t k = 0;
+        for (const char *c = db->embs[i]->name; *c && k + 1 < sizeof name; c++)
+            if (*c != ':' && *c != ',') name[k++] = *c;
+        name[k] = 0;
+        len += (size_t)snprintf(list + len, cap - len, "%s%s: %.12s", len ? ", " : "", name, fh.sha256);
+        if (len >= cap) len = cap - 1;
+    }
+    cJSON *j = cJSON_CreateString(list); /* infotext quote(): json.dumps(v, ensure_ascii=False) */
+    char *q = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    free(list);
+    if (!q) return NULL;
+    size_t n = strlen(q) + 16;
+    char *out = vkt_malloc(n);
+    if (out) snprintf(out, n, "TI hashes: %s", q);
+    free(q);
+    return out;
+}
+
 static vkt_status run(sample_args *a, vkt_err *err)
 {
     vkt_model_file *mf = NULL;
@@ -205,17 +275,14 @@ static vkt_status run(sample_args *a, vkt_err *err)
     vkt_tokenizer *tok = NULL;
     vkt_txt2img_result res = {0};
     cJSON *js = NULL;
+    vkt_embedding_db *db = NULL;
+    vkt_prompt_embs *pe = NULL;
+    vkt_tensor emb_vectors = {0};
+    char *extra = NULL;
     double *ac = vkt_malloc(VKT_SCHED_T * sizeof *ac);
     char hash[11] = "", name[256];
     vkt_status st = ac ? VKT_OK : vkt_fail(err, VKT_ERR_NOMEM, "schedule");
     if (st) goto done;
-    if (a->embeddings) {
-        /* TODO(#6): the embedding folder loader (io/embedding_file) is not on main yet */
-        st = vkt_fail(err, VKT_ERR_UNSUPPORTED,
-                      "--embeddings: loading embedding files is not available yet (needs the embedding "
-                      "folder loader, io/embedding_file)");
-        goto done;
-    }
     vkt_model_opts mo = {.vae_path = a->vae};
     if ((st = vkt_model_file_open(a->model, &mo, &mf, err)) || (st = vkt_model_file_supported(mf, err))) goto done;
     const vkt_sd_config *cfg = vkt_model_file_config(mf);
@@ -234,6 +301,17 @@ static vkt_status run(sample_args *a, vkt_err *err)
     }
     model_name(a->model, name, sizeof name);
     if ((st = load_alphas(mf, ac, err))) goto done;
+    if ((st = vkt_tokenizer_create(NULL, &tok, err)) || (st = vkt_prompt_embs_create(&pe, err))) goto done;
+    if (a->embeddings) { /* the webui's EmbeddingDatabase: unusable files are warnings */
+        if ((st = vkt_embedding_db_create(&db, err)) ||
+            (st = vkt_embedding_db_load_dir(db, a->embeddings, cfg->clip_width, err)) ||
+            (st = vkt_embedding_names_register(db, tok, pe, err))) {
+            vkt_err_prefix(err, "--embeddings");
+            goto done;
+        }
+        for (size_t k = 0; k < db->n_notes; k++)
+            fprintf(stderr, "vktrain: warning: %s: %s\n", db->notes[k].path, db->notes[k].msg);
+    }
     if ((st = vkt_device_create(&(vkt_device_opts){.select = a->device, .validation = -1}, &dev, err))) goto done;
     {
         vkt_step *probe = NULL;
@@ -250,10 +328,20 @@ static vkt_status run(sample_args *a, vkt_err *err)
     vkt_weight_source sv = vkt_weight_source_model_file(mf, "first_stage_model.", a->model);
     if ((st = vkt_clip_load(dev, &sc, a->dtype, cfg->clip_heads, &clip, err)) ||
         (st = vkt_unet_load(dev, &su, a->dtype, cfg->unet_heads, &unet, err)) ||
-        (st = vkt_vae_load(dev, &sv, a->dtype, &vae, err)) || (st = vkt_tokenizer_create(NULL, &tok, err)))
+        (st = vkt_vae_load(dev, &sv, a->dtype, &vae, err)))
         goto done;
+    if (db && (st = upload_embeddings(dev, db, cfg->clip_width, &emb_vectors, err))) goto done;
 
-    vkt_txt2img_models m = {.dev = dev, .tok = tok, .clip = clip, .unet = unet, .vae = vae, .alphas_cumprod = ac};
+    vkt_txt2img_models m = {.dev = dev,
+                            .tok = tok,
+                            .clip = clip,
+                            .unet = unet,
+                            .vae = vae,
+                            .alphas_cumprod = ac,
+                            .embs = pe,
+                            .emb_vectors = emb_vectors.buf ? &emb_vectors : NULL,
+                            .emb_row = db_row,
+                            .emb_row_ctx = db};
     bool tty = isatty(2);
     a->o.prompt = a->prompt;
     a->o.negative = a->negative;
@@ -262,6 +350,15 @@ static vkt_status run(sample_args *a, vkt_err *err)
     a->o.progress_user = &tty;
     if ((st = vkt_txt2img_run(&m, &a->o, &res, err))) goto done;
 
+    {
+        /* extra_generation_params in the webui's order: TI hashes (set while encoding), then Pad
+         * conds (set after sampling) */
+        char *ti = ti_hashes(db, &res, err);
+        size_t n = (ti ? strlen(ti) : 0) + 32;
+        if ((extra = vkt_malloc(n)))
+            snprintf(extra, n, "%s%s%s", ti ? ti : "", ti && res.padded ? ", " : "", res.padded ? "Pad conds: True" : "");
+        free(ti);
+    }
     js = cJSON_CreateObject();
     cJSON *imgs = js ? cJSON_AddArrayToObject(js, "images") : NULL;
     for (int i = 0; i < res.n; i++) {
@@ -276,7 +373,7 @@ static vkt_status run(sample_args *a, vkt_err *err)
                            .model_hash = hash,
                            .model = name,
                            .clip_skip = a->o.clip_skip,
-                           .extra = res.padded ? "Pad conds: True" : NULL};
+                           .extra = extra};
         char *text = vkt_infotext_format(&it), *path = out_path(a->out, i, res.n);
         if (!text || !path) st = vkt_fail(err, VKT_ERR_NOMEM, "infotext");
         vkt_png_text t = {"parameters", text};
@@ -304,6 +401,10 @@ done:
     if (st && dev && vkt_device_validation_count(dev))
         vkt_err_prefix(err, "(%u validation messages)", vkt_device_validation_count(dev));
     cJSON_Delete(js);
+    free(extra);
+    if (dev) vkt_tensor_free(dev, &emb_vectors);
+    vkt_prompt_embs_destroy(pe);
+    vkt_embedding_db_destroy(db);
     vkt_txt2img_result_fini(&res);
     vkt_tokenizer_destroy(tok);
     vkt_vae_destroy(vae);

@@ -29,7 +29,27 @@ void vkt_txt2img_result_fini(vkt_txt2img_result *r)
     for (int i = 0; r->rgb && i < r->n; i++) free(r->rgb[i]);
     free(r->rgb);
     free(r->seeds);
+    free((void *)r->used_embs);
     memset(r, 0, sizeof *r);
+}
+
+/* Appends the embeddings r places to out (chunk by chunk, each once), as sd_hijack_clip's
+ * used_embeddings dict collects them. */
+static vkt_status collect_used(const vkt_prompt_result *r, vkt_txt2img_result *out, vkt_err *err)
+{
+    int first = out->n_used_embs;
+    for (size_t c = 0; c < r->n_chunks; c++)
+        for (size_t f = 0; f < r->chunks[c].n_fixes; f++) {
+            const void *u = r->chunks[c].fixes[f].user;
+            bool seen = false;
+            for (int i = first; i < out->n_used_embs && !seen; i++) seen = out->used_embs[i] == u;
+            if (seen) continue;
+            const void **v = vkt_realloc((void *)out->used_embs, (size_t)(out->n_used_embs + 1) * sizeof *v);
+            if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "used embeddings");
+            v[out->n_used_embs++] = u;
+            out->used_embs = v;
+        }
+    return VKT_OK;
 }
 
 /* Host inputs of the text encoder for `rows` copies of one prompt: ids, multipliers and (with
@@ -49,9 +69,12 @@ static void text_rows_fini(text_rows *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Writes prompt r into rows [row0, row0 + n) of t. */
-static void fill_rows(text_rows *t, int64_t row0, int64_t n, const vkt_prompt_result *r)
+/* Writes prompt r into rows [row0, row0 + n) of t. Fails when a placement's vectors are not in
+ * m->emb_vectors. */
+static vkt_status fill_rows(const vkt_txt2img_models *m, text_rows *t, int64_t row0, int64_t n,
+                            const vkt_prompt_result *r, vkt_err *err)
 {
+    const int64_t J = m->emb_vectors ? m->emb_vectors->shape[0] : 0;
     for (int64_t row = row0; row < row0 + n; row++)
         for (size_t c = 0; c < r->n_chunks; c++) {
             const vkt_prompt_chunk *ch = &r->chunks[c];
@@ -65,13 +88,18 @@ static void fill_rows(text_rows *t, int64_t row0, int64_t n, const vkt_prompt_re
              * cut at the end of the 77-row chunk (emb_len = min(77 - offset - 1, N)) */
             for (size_t f = 0; f < ch->n_fixes; f++) {
                 const vkt_prompt_fix *fx = &ch->fixes[f];
-                int32_t first = (int32_t)(uintptr_t)fx->user;
+                int64_t first =
+                    m->emb_row ? m->emb_row(m->emb_row_ctx, fx->user) : (int64_t)(uintptr_t)fx->user;
                 for (int32_t k = 0; k < fx->vectors && fx->position + k < VKT_PROMPT_CHUNK_IDS; k++) {
-                    t->src[base + fx->position + k] = first + k;
+                    if (first < 0 || first + k >= J)
+                        return vkt_fail(err, VKT_ERR_USAGE, "embedding \"%s\": vector %d is not in the %lld loaded",
+                                        fx->name, k, (long long)J);
+                    t->src[base + fx->position + k] = (int32_t)(first + k);
                     t->has_src = true;
                 }
             }
         }
+    return VKT_OK;
 }
 
 static vkt_status text_rows_init(text_rows *t, int64_t rows, size_t chunks, vkt_err *err)
@@ -225,6 +253,9 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
         vkt_err_prefix(err, "negative prompt");
         goto done;
     }
+    /* the webui encodes the negative prompt first and the prompt second; each call puts its
+     * embeddings' hashes in front of what is there */
+    if ((st = collect_used(&rp, &r, err)) || (st = collect_used(&rn, &r, err))) goto done;
     if (rp.n_chunks != rn.n_chunks && o->pad_cond_uncond) {
         size_t k = rp.n_chunks > rn.n_chunks ? rp.n_chunks : rn.n_chunks;
         if ((st = vkt_prompt_result_pad(&rp, k, err)) || (st = vkt_prompt_result_pad(&rn, k, err))) goto done;
@@ -234,15 +265,13 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
     vkt_sampler_cond cond = {0};
     if (rp.n_chunks == rn.n_chunks) { /* one UNet call over [negative x B; prompt x B] */
         if ((st = text_rows_init(&both, 2 * B, rp.n_chunks, err))) goto done;
-        fill_rows(&both, 0, B, &rn);
-        fill_rows(&both, B, B, &rp);
+        if ((st = fill_rows(m, &both, 0, B, &rn, err)) || (st = fill_rows(m, &both, B, B, &rp, err))) goto done;
         if ((st = encode(&c, &both, o->clip_skip, &c.ctx[0], err))) goto done;
         cond.both = &c.ctx[0];
     } else {
         if ((st = text_rows_init(&tu, B, rn.n_chunks, err)) || (st = text_rows_init(&tc, B, rp.n_chunks, err)))
             goto done;
-        fill_rows(&tu, 0, B, &rn);
-        fill_rows(&tc, 0, B, &rp);
+        if ((st = fill_rows(m, &tu, 0, B, &rn, err)) || (st = fill_rows(m, &tc, 0, B, &rp, err))) goto done;
         vkt_tensor cu, cc;
         if ((st = encode(&c, &tu, o->clip_skip, &cu, err)) || (st = encode(&c, &tc, o->clip_skip, &cc, err)))
             goto done;

@@ -41,10 +41,13 @@ typedef struct vkt_txt2img_models {
     vkt_unet *unet;               /* same dtype as clip */
     const vkt_vae *vae;
     const double *alphas_cumprod; /* [1000]: the model's float32 values */
-    /* Textual-inversion embeddings found in prompts (NULL: none). Each registration's user
-     * pointer is the index of its first row in emb_vectors, as (void *)(uintptr_t)row. */
+    /* Textual-inversion embeddings found in prompts (NULL: none), with their vectors f32 [J, clip
+     * width] on the device. emb_row maps a registration's user pointer to the row of emb_vectors
+     * where its vectors start; NULL: the user pointer is the row itself, (void *)(uintptr_t)row. */
     const vkt_prompt_embs *embs;
-    const vkt_tensor *emb_vectors; /* f32 [J, clip width], with embs */
+    const vkt_tensor *emb_vectors;
+    int64_t (*emb_row)(void *ctx, const void *user);
+    void *emb_row_ctx;
 } vkt_txt2img_models;
 
 typedef struct vkt_txt2img_opts {
@@ -74,6 +77,11 @@ typedef struct vkt_txt2img_result {
     bool padded;        /* cond and uncond were padded to one length (infotext "Pad conds: True") */
     int unet_calls;     /* sampler steps that ran (the webui's DDIM makes one fewer than steps) */
     uint64_t peak_bytes; /* the sampling step's planned device memory */
+    /* The user pointers of the embeddings the prompts placed, in the order of the webui's "TI
+     * hashes" infotext: the prompt's (first placement first), then the negative prompt's, each
+     * list without repeats (an embedding in both appears twice, as in the webui). Owned array. */
+    const void **used_embs;
+    int n_used_embs;
 } vkt_txt2img_result;
 
 /* Runs txt2img. Fails with VKT_ERR_USAGE for options out of range or a size the models cannot

@@ -11,6 +11,7 @@
  *   test_sampler infotext     parameters text -> PNG -> parsed back with the webui's
  *                             parse_generation_parameters syntax
  *   test_sampler png FILE K=V...   (for e2e) FILE's parameters parse and hold these fields
+ *   test_sampler same-pixels A B   (for e2e) two PNGs hold the same pixels
  */
 #include <math.h>
 #include <stdlib.h>
@@ -673,6 +674,20 @@ static void test_png(int argc, char **argv)
     free(buf);
 }
 
+/* `same-pixels A B`: two PNGs decode to the same pixels (their text chunks may differ). */
+static void test_same_pixels(const char *a, const char *b)
+{
+    vkt_err err = {0};
+    vkt_image ia = {0}, ib = {0};
+    TK_CHECK(vkt_image_load(a, NULL, &ia, &err) == VKT_OK && vkt_image_load(b, NULL, &ib, &err) == VKT_OK, "%s",
+             err.msg);
+    TK_CHECK(ia.rgba && ib.rgba && ia.w == ib.w && ia.h == ib.h &&
+                 !memcmp(ia.rgba, ib.rgba, (size_t)ia.w * (size_t)ia.h * 4),
+             "%s and %s: different pixels", a, b);
+    vkt_image_fini(&ia);
+    vkt_image_fini(&ib);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -686,6 +701,8 @@ int main(int argc, char **argv)
         test_step(argc > 2 && !strcmp(argv[2], "f16") ? VKT_F16 : VKT_F32);
     } else if (!strcmp(argv[1], "infotext")) {
         test_infotext();
+    } else if (!strcmp(argv[1], "same-pixels") && argc == 4) {
+        test_same_pixels(argv[2], argv[3]);
     } else if (!strcmp(argv[1], "png") && argc > 2) {
         test_png(argc - 2, argv + 2);
     } else {
