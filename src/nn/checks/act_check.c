@@ -17,12 +17,16 @@ static void fd_fwd(void *u, const double *x, double *y)
 }
 
 /* Moves samples off the kinks so that central differences do not straddle them. */
-static void avoid_kinks(vkt_act a, float *x, size_t n)
+static void avoid_kinks(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
         if (fabs(v) < 0.02) v = v < 0 ? -0.02 : 0.02;
-        if (a == VKT_ACT_HARDSWISH && fabs(fabs(v) - 3.0) < 0.02) v += v > 0 ? 0.05 : -0.05;
+        /* the other kinks: |x| = 3 (hardswish, hardsigmoid), 6 (relu6), 1 (hardtanh), lambda 0.5
+         * (hardshrink, softshrink) */
+        static const double kinks[] = {3.0, 6.0, 1.0, 0.5};
+        for (int k = 0; k < 4; k++)
+            if (fabs(fabs(v) - kinks[k]) < 0.02) v += v > 0 ? 0.05 : -0.05;
         x[i] = (float)v;
     }
 }
@@ -46,7 +50,7 @@ static vkt_status one_case(vkt_check_ctx *ctx, vkt_act a, vkt_dtype dt, int ndim
     vkt_rng_fill(&rng, hx, n, -5.0, 5.0);
     vkt_rng_fill(&rng, hdy, n, -1.0, 1.0);
     vkt_rng_fill(&rng, hacc, n, -1.0, 1.0);
-    avoid_kinks(a, hx, n);
+    avoid_kinks(hx, n);
     if (dt == VKT_F16) { vkt_round_f16(hx, n); vkt_round_f16(hdy, n); vkt_round_f16(hacc, n); }
     dx = vkt_to_double(hx, n);
     ddy = vkt_to_double(hdy, n);

@@ -11,14 +11,24 @@ struct act_pc { /* mirrors `PC` in shaders/act.comp */
 };
 _Static_assert(sizeof(struct act_pc) <= 128, "push constants must fit 128 bytes");
 
-static const char *names[VKT_ACT_COUNT] = {"identity", "silu", "gelu", "quick_gelu", "relu",
-                                           "leaky_relu", "elu", "hardswish", "tanh", "sigmoid"};
+static const char *names[VKT_ACT_COUNT] = {
+    "identity",   "silu",     "gelu",     "quick_gelu", "relu",     "leaky_relu", "elu",     "hardswish",
+    "tanh",       "sigmoid",  "mish",     "softplus",   "celu",     "selu",       "relu6",   "hardtanh",
+    "hardsigmoid", "softsign", "tanhshrink", "logsigmoid", "hardshrink", "softshrink"};
+_Static_assert(sizeof names / sizeof names[0] == VKT_ACT_COUNT, "one name per activation");
 
 const char *vkt_act_name(vkt_act a) { return a < VKT_ACT_COUNT ? names[a] : "?"; }
 
 float vkt_act_default_param(vkt_act a)
 {
-    return a == VKT_ACT_LEAKY_RELU ? 0.01f : a == VKT_ACT_ELU ? 1.0f : 0.0f;
+    switch (a) {
+    case VKT_ACT_LEAKY_RELU: return 0.01f;
+    case VKT_ACT_ELU:
+    case VKT_ACT_CELU: return 1.0f;
+    case VKT_ACT_HARDSHRINK:
+    case VKT_ACT_SOFTSHRINK: return 0.5f;
+    default: return 0.0f;
+    }
 }
 
 static vkt_status common(vkt_step *s, const char *dir, vkt_act a, const vkt_tensor *x, vkt_pipeline **p,

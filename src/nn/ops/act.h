@@ -20,6 +20,18 @@ typedef enum vkt_act {
     VKT_ACT_HARDSWISH = 7,  /* x * relu6(x + 3) / 6; the webui's "swish" */
     VKT_ACT_TANH = 8,
     VKT_ACT_SIGMOID = 9,
+    VKT_ACT_MISH = 10,        /* x * tanh(softplus(x)) */
+    VKT_ACT_SOFTPLUS = 11,    /* log(1 + e^x), beta 1, x > 20 passed through (torch threshold) */
+    VKT_ACT_CELU = 12,        /* param = alpha (torch default 1.0) */
+    VKT_ACT_SELU = 13,
+    VKT_ACT_RELU6 = 14,       /* clamp(x, 0, 6) */
+    VKT_ACT_HARDTANH = 15,    /* clamp(x, -1, 1) */
+    VKT_ACT_HARDSIGMOID = 16, /* relu6(x + 3) / 6 */
+    VKT_ACT_SOFTSIGN = 17,    /* x / (1 + |x|) */
+    VKT_ACT_TANHSHRINK = 18,  /* x - tanh(x) */
+    VKT_ACT_LOGSIGMOID = 19,  /* log(sigmoid(x)) */
+    VKT_ACT_HARDSHRINK = 20,  /* param = lambda (torch default 0.5): |x| <= lambda -> 0, else x */
+    VKT_ACT_SOFTSHRINK = 21,  /* param = lambda (0.5): x - lambda*sign(x) outside [-lambda, lambda], else 0 */
     VKT_ACT_COUNT
 } vkt_act;
 

@@ -4,6 +4,9 @@
 #include <math.h>
 
 static double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double softplus(double x) { return x > 20 ? x : log1p(exp(x)); } /* torch: beta 1, threshold 20 */
+static const double SELU_SCALE = 1.0507009873554804934193349852946;
+static const double SELU_ALPHA = 1.6732632423543772848170429916717;
 
 double vkt_ref_act(vkt_act a, double p, double x)
 {
@@ -17,6 +20,18 @@ double vkt_ref_act(vkt_act a, double p, double x)
     case VKT_ACT_HARDSWISH: return x * fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0;
     case VKT_ACT_TANH: return tanh(x);
     case VKT_ACT_SIGMOID: return sigm(x);
+    case VKT_ACT_MISH: return x * tanh(softplus(x));
+    case VKT_ACT_SOFTPLUS: return softplus(x);
+    case VKT_ACT_CELU: return fmax(x, 0.0) + fmin(0.0, p * expm1(x / p));
+    case VKT_ACT_SELU: return SELU_SCALE * (x > 0 ? x : SELU_ALPHA * expm1(x));
+    case VKT_ACT_RELU6: return fmin(fmax(x, 0.0), 6.0);
+    case VKT_ACT_HARDTANH: return fmin(fmax(x, -1.0), 1.0);
+    case VKT_ACT_HARDSIGMOID: return fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0;
+    case VKT_ACT_SOFTSIGN: return x / (1.0 + fabs(x));
+    case VKT_ACT_TANHSHRINK: return x - tanh(x);
+    case VKT_ACT_LOGSIGMOID: return fmin(x, 0.0) - log1p(exp(-fabs(x)));
+    case VKT_ACT_HARDSHRINK: return (x >= -p && x <= p) ? 0 : x;
+    case VKT_ACT_SOFTSHRINK: return x > p ? x - p : x < -p ? x + p : 0;
     default: return x;
     }
 }
@@ -33,6 +48,18 @@ double vkt_ref_act_grad(vkt_act a, double p, double x)
     case VKT_ACT_HARDSWISH: return x < -3 ? 0 : x <= 3 ? (2 * x + 3) / 6 : 1;
     case VKT_ACT_TANH: return 1.0 - tanh(x) * tanh(x);
     case VKT_ACT_SIGMOID: return sigm(x) * (1.0 - sigm(x));
+    case VKT_ACT_MISH: { double t = tanh(softplus(x)); return t + x * sigm(x) * (1.0 - t * t); }
+    case VKT_ACT_SOFTPLUS: return x > 20 ? 1 : sigm(x);
+    case VKT_ACT_CELU: return x > 0 ? 1 : exp(x / p);
+    case VKT_ACT_SELU: return x > 0 ? SELU_SCALE : SELU_SCALE * SELU_ALPHA * exp(x);
+    case VKT_ACT_RELU6: return x > 0 && x < 6 ? 1 : 0;
+    case VKT_ACT_HARDTANH: return x > -1 && x < 1 ? 1 : 0;
+    case VKT_ACT_HARDSIGMOID: return x > -3 && x < 3 ? 1.0 / 6.0 : 0;
+    case VKT_ACT_SOFTSIGN: return 1.0 / ((1.0 + fabs(x)) * (1.0 + fabs(x)));
+    case VKT_ACT_TANHSHRINK: return tanh(x) * tanh(x);
+    case VKT_ACT_LOGSIGMOID: return sigm(-x);
+    case VKT_ACT_HARDSHRINK:
+    case VKT_ACT_SOFTSHRINK: return (x >= -p && x <= p) ? 0 : 1;
     default: return 1;
     }
 }
