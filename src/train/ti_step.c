@@ -37,7 +37,7 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     if ((st = vkt_op_mul_fwd(s, x0, io->coef_a, &ax, err)) || (st = vkt_op_mul_fwd(s, io->noise, io->coef_b, &bx, err)) ||
         (st = vkt_op_add_fwd(s, &ax, &bx, &out->x_noisy, err)))
         goto done;
-    if ((st = vkt_unet_fwd(unet, s, &out->x_noisy, io->timestep, &ctx, NULL, &out->eps, o->backward ? &usv : NULL, err)))
+    if ((st = vkt_unet_fwd(unet, s, &out->x_noisy, io->timestep, &ctx, o->hook, &out->eps, o->backward ? &usv : NULL, err)))
         goto done;
     /* the loss is computed in f32 */
     vkt_tensor eps32 = out->eps;

@@ -37,6 +37,7 @@ typedef struct vkt_ti_step_opts {
     vkt_grad_mode grad_mode; /* how dvectors is written */
     vkt_tensor *dvectors;   /* f32 [N, W] (with backward and learned vectors) */
     bool want_context_grad; /* keep d context (eval's grad_context) */
+    const vkt_unet_kv_hook *hook; /* NULL, or the UNet's k/v hook (hypernetworks, models/hypernetwork.h) */
 } vkt_ti_step_opts;
 
 /* Step tensors the caller may read after the step (all kept). */
