@@ -12,12 +12,15 @@ static const char *HELP =
     "Runs one training step's computation from a case file (token ids, learned vectors and their\n"
     "placements, emphasis; latent, noise, timestep, loss weight; images or latents for the VAE) and\n"
     "writes every output whose inputs are present: clip_out, x_noisy, unet_out, loss, grad_learned,\n"
-    "grad_context, vae_mean, vae_logvar, decoded. Compare two runs with `vktrain compare`.\n\n"
+    "grad_context, vae_mean, vae_logvar, decoded; with --hypernetwork also\n"
+    "grad_hn.<size>.<0|1>.linear.<i>.<weight|bias> (0 = the k module, 1 = the v module), computed in\n"
+    "train mode with dropout off. Compare two runs with `vktrain compare`.\n\n"
     "options:\n"
     "  --model M          model file (.safetensors)\n"
     "  --case C           case file (eval-case.md)\n"
     "  --out O            output file\n"
-    "  --hypernetwork H   apply a webui hypernetwork (train mode) and output its gradients\n"
+    "  --hypernetwork H   apply a webui hypernetwork .pt (train mode: multiplier 1, dropout off)\n"
+    "                     to every attention's k/v input and output its gradients\n"
     "  --clip-skip N      webui clip skip (default 1)\n"
     "  --device D         device index or name substring\n"
     "  --precision P      fp32 (default) or fp16 storage\n\n"
@@ -47,7 +50,6 @@ int vkt_cmd_eval(int argc, char **argv)
         if (missing) return vkt_cli_usage("eval", "%s needs a value", argv[i]);
     }
     if (!o.model || !o.case_path || !o.out_path) return vkt_cli_usage("eval", "--model, --case and --out are required");
-    if (o.hypernetwork) return vkt_cli_usage("eval", "--hypernetwork arrives with issue #8");
     vkt_err err = {0};
     if (vkt_eval_run(&o, &err) != VKT_OK) return vkt_cli_fail(&err);
     return 0;

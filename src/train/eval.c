@@ -9,13 +9,14 @@
 #include "base/fault.h"
 #include "io/safetensors.h"
 #include "models/clip.h"
+#include "models/hypernetwork.h"
 #include "models/schedule.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "train/ti_step.h"
 #include "nn/step.h"
 
-#define MAX_OUT 64
+#define MAX_OUT 1024 /* grad_hn.* of a deep hypernetwork with many sizes included */
 
 typedef struct out_tensor {
     char name[96];
@@ -33,7 +34,7 @@ typedef struct eval_ctx {
     /* persistent inputs on the device (owned) */
     vkt_tensor in[16];
     int n_in;
-    out_tensor out[MAX_OUT];
+    out_tensor *out; /* MAX_OUT, owned */
     int n_out;
     /* text group */
     vkt_clip *clip;
@@ -46,6 +47,9 @@ typedef struct eval_ctx {
     vkt_tensor latent, noise, noise32, coef_a, coef_b, timestep, weight, context;
     bool has_weight, has_context;
     vkt_ti_step_out res;
+    /* --hypernetwork */
+    vkt_hypernetwork *hn;
+    vkt_hn_hook *hook;
     /* vae groups */
     vkt_vae *vae;
     bool has_enc, has_dec;
@@ -330,8 +334,29 @@ static vkt_status unet_record(eval_ctx *c, vkt_err *err)
     }
     vkt_ti_step_opts opts = {.clip_skip = c->o->clip_skip, .backward = true, .dloss = 1.0f,
                              .grad_mode = VKT_GRAD_OVERWRITE, .dvectors = c->has_learned ? &c->dlearned : NULL,
-                             .want_context_grad = true};
+                             .want_context_grad = true, .hook = c->hook ? vkt_hn_hook_unet(c->hook) : NULL};
+    if (c->hook) { /* eval-case.md: train mode (multiplier 1) with dropout off */
+        vkt_hn_hook_begin(c->hook, 0, 0);
+        if ((st = vkt_hn_record_zero_grads(c->step, c->hn, err))) return st;
+    }
     return vkt_ti_step_record(c->step, c->clip, c->unet, &io, &opts, &c->res, err);
+}
+
+/* d loss / d every hypernetwork parameter, named as in the webui file (eval-case.md). Sizes no
+ * attention uses keep their zeroed gradients, as the reference reports zeros for them. */
+static vkt_status hn_outputs(eval_ctx *c, vkt_err *err)
+{
+    vkt_status st = VKT_OK;
+    for (int z = 0; z < c->hn->n_sizes && !st; z++)
+        for (int j = 0; j < 2 && !st; j++) {
+            const vkt_hn_module *m = &c->hn->sizes[z].mod[j];
+            for (int i = 0; i < m->n_params && !st; i++) {
+                char name[96];
+                snprintf(name, sizeof name, "grad_hn.%lld.%d.%s", (long long)c->hn->sizes[z].dim, j, m->params[i].key);
+                st = add_output(c, name, &m->params[i].grad, err);
+            }
+        }
+    return st;
 }
 
 /* --- vae groups ------------------------------------------------------------------------- */
@@ -389,6 +414,9 @@ static void ctx_fini(eval_ctx *c)
 {
     vkt_clip_saved_free(c->clip_saved);
     for (int i = 0; i < c->n_out; i++) free(c->out[i].data);
+    free(c->out);
+    vkt_hn_hook_destroy(c->hook);
+    vkt_hn_destroy(c->hn);
     for (int i = 0; i < c->n_in; i++) vkt_tensor_free(c->dev, &c->in[i]);
     vkt_clip_destroy(c->clip);
     vkt_unet_destroy(c->unet);
@@ -425,6 +453,13 @@ vkt_status vkt_eval_run(const vkt_eval_opts *o, vkt_err *err)
     if (!st) st = text_prepare(&c, err);
     if (!st) st = unet_prepare(&c, err);
     if (!st) st = vae_prepare(&c, err);
+    if (!st && !(c.out = vkt_calloc(MAX_OUT, sizeof *c.out))) st = vkt_fail(err, VKT_ERR_NOMEM, "eval outputs");
+    if (!st && o->hypernetwork) {
+        if (!c.has_unet) st = vkt_fail(err, VKT_ERR_FORMAT, "--hypernetwork needs the unet group in %s", o->case_path);
+        if (!st) st = vkt_hn_load(o->hypernetwork, &c.hn, err);
+        if (!st) st = vkt_hn_upload(c.hn, c.dev, true, err);
+        if (!st) st = vkt_hn_hook_create(&c.hn, 1, VKT_HN_TRAIN_NO_DROPOUT, &c.hook, err);
+    }
     if (st) goto done;
     if ((st = vkt_step_begin_planned(c.step, err))) goto done;
     if (c.has_unet) { /* the text encoder runs inside the TI step */
@@ -440,6 +475,7 @@ vkt_status vkt_eval_run(const vkt_eval_opts *o, vkt_err *err)
             (st = add_output(&c, "loss", &c.res.loss, err)) || (st = add_output(&c, "grad_context", &c.res.dcontext, err)))
             goto done;
         if (c.has_learned && (st = add_output(&c, "grad_learned", &c.dlearned, err))) goto done;
+        if (c.hn && (st = hn_outputs(&c, err))) goto done;
     } else if (c.has_text && (st = add_output(&c, "clip_out", &c.clip_out, err))) {
         goto done;
     }
