@@ -28,6 +28,7 @@ int vkt_cmd_embedding_train(int argc, char **argv);
 int vkt_cmd_tokenize(int argc, char **argv);
 int vkt_cmd_embedding(int argc, char **argv);
 int vkt_cmd_sample(int argc, char **argv);
+int vkt_cmd_hypernetwork(int argc, char **argv);
 
 /* Prints "vktrain: error: <msg>" and returns the exit code for err->code. */
 int vkt_cli_fail(const vkt_err *err);

@@ -14,6 +14,7 @@ static const vkt_cli_cmd commands[] = {
     {"make-tiny-model", vkt_cmd_make_tiny_model, "write the deterministic random SD1 test model"},
     {"info", vkt_cmd_info, "what a model, embedding, hypernetwork or .optim file is (dims, params, hashes)"},
     {"embedding", vkt_cmd_embedding, "textual-inversion embeddings: `embedding create`, `embedding train`"},
+    {"hypernetwork", vkt_cmd_hypernetwork, "webui hypernetworks: `hypernetwork create` (a new webui .pt)"},
     {"tokenize", vkt_cmd_tokenize, "show a prompt's CLIP tokens, 77-token chunks, weights and embeddings"},
     {"demo", vkt_cmd_demo, "run the main job on the built-in tiny model (for now: selftest)"},
     {0, 0, 0},
