@@ -103,6 +103,8 @@ int vkt_cmd_demo(int argc, char **argv)
     o.width = o.height = 64;
     o.template_name = "subject_filewords";
     o.save_every = 50;
+    o.preview_every = 50;
+    o.preview_steps = 10;
     o.csv_every = 5;
     o.save_optimizer = true;
     o.log_dir = logs;
@@ -116,7 +118,8 @@ int vkt_cmd_demo(int argc, char **argv)
     if (st && st != VKT_ERR_INTERRUPTED) return vkt_cli_fail(&err);
     double drop = 100.0 * (rep.eval_before - rep.eval_after) / rep.eval_before;
     printf("embedding:   %s\n", rep.out_path);
-    printf("logs:        %s (textual_inversion_loss.csv, loss.svg, embeddings/)\n", rep.log_path);
+    printf("logs:        %s (textual_inversion_loss.csv, loss.svg, embeddings/, images/, image_embeddings/)\n",
+           rep.log_path);
     printf("steps:       %lld in %.1f s (%.2f it/s)\n", (long long)rep.steps_done, rep.seconds,
            rep.seconds > 0 ? (double)rep.steps_done / rep.seconds : 0.0);
     printf("eval loss:   %.5f -> %.5f over 24 fixed draws (%+.2f %%)\n", rep.eval_before, rep.eval_after, -drop);

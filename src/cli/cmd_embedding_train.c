@@ -44,6 +44,13 @@ static const char *HELP =
     "  --save-every N         intermediate copies every N steps, webui naming (default 500, 0 off)\n"
     "  --csv-every N          loss CSV row every N steps (default 500, 0 off)\n"
     "  --save-optimizer       write .optim files (resumable AdamW state)\n"
+    "  --preview-every N      preview image every N steps into images/ (default 500, 0 off)\n"
+    "  --preview-prompt P     default: the first prompt of the current batch (as the webui)\n"
+    "  --preview-negative-prompt N, --preview-steps N (20), --preview-sampler S (euler_a),\n"
+    "  --preview-cfg-scale C (7), --preview-seed S (default: --seed + step),\n"
+    "  --preview-width W, --preview-height H (default: the training size)\n"
+    "  --no-save-image-with-embedding   no image_embeddings/ PNGs (default: written when a\n"
+    "                         preview and a copy fall on the same step, as the webui)\n"
     "  --log-dir DIR          default textual_inversion\n"
     "  --out DIR              final NAME.pt goes here (default embeddings)\n"
     "  --seed S               data order, prompts, noise, timesteps (default 0)\n"
@@ -193,6 +200,19 @@ int vkt_cmd_embedding_train(int argc, char **argv)
         else if (OPT("--save-every")) { INT(0, 1000000000); o.save_every = n; }
         else if (OPT("--csv-every")) { INT(0, 1000000000); o.csv_every = n; }
         else if (vkt_cli_flag(argv, i, "--save-optimizer")) o.save_optimizer = true;
+        else if (OPT("--preview-every")) { INT(0, 1000000000); o.preview_every = n; }
+        else if (OPT("--preview-prompt")) { NEED(); o.preview_prompt = v; }
+        else if (OPT("--preview-negative-prompt")) { NEED(); o.preview_negative = v; }
+        else if (OPT("--preview-steps")) { INT(1, 1000); o.preview_steps = (int)n; }
+        else if (OPT("--preview-sampler")) { NEED(); o.preview_sampler = v; }
+        else if (OPT("--preview-cfg-scale")) {
+            NEED();
+            o.preview_cfg = strtod(v, &end);
+            if (*end || !(o.preview_cfg >= 0 && o.preview_cfg <= 100)) return vkt_cli_usage(cmd, "--preview-cfg-scale needs 0..100");
+        } else if (OPT("--preview-seed")) { INT(-1, 9007199254740991LL); o.preview_seed = n; }
+        else if (OPT("--preview-width")) { INT(64, 2048); o.preview_width = (int)n; }
+        else if (OPT("--preview-height")) { INT(64, 2048); o.preview_height = (int)n; }
+        else if (vkt_cli_flag(argv, i, "--no-save-image-with-embedding")) o.save_image_with_embedding = false;
         else if (OPT("--log-dir")) { NEED(); o.log_dir = v; }
         else if (OPT("--out")) { NEED(); o.out_dir = v; }
         else if (OPT("--seed")) { INT(0, 9007199254740991LL); o.seed = (uint64_t)n; }

@@ -34,6 +34,9 @@
 #include "train/logs.h"
 #include "train/lr_schedule.h"
 #include "train/ti_step.h"
+#include "train/txt2img.h"
+#include "io/embedding_image.h"
+#include "io/image.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -45,6 +48,8 @@ vkt_ti_opts vkt_ti_defaults(void)
         .init_text = "*", .vectors = 1, .lr = "0.005", .batch = 1, .grad_accum = 1, .steps = 100000,
         .width = 512, .height = 512, .clip_value = "0.1", .latent_sampling = VKT_LATENT_ONCE,
         .template_name = "style_filewords", .filewords_join = " ", .repeats = 1, .save_every = 500,
+        .preview_every = 500, .preview_steps = 20, .preview_sampler = "euler_a", .preview_cfg = 7.0,
+        .preview_seed = -1, .save_image_with_embedding = true,
         .csv_every = 500, .log_dir = "textual_inversion", .out_dir = "embeddings", .clip_skip = 1,
         .dtype = VKT_F32,
     };
@@ -74,6 +79,7 @@ typedef struct trainer {
     vkt_device *dev;
     vkt_clip *clip;
     vkt_unet *unet;
+    vkt_vae *vae; /* kept only for previews */
     vkt_tokenizer *tok;
     vkt_prompt_embs *embs;
     vkt_template *tmpl;
@@ -173,6 +179,7 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
     if (!tr->lat_a || !tr->lat_b || !tr->weights || !tr->lh || !tr->lw) return vkt_fail(err, VKT_ERR_NOMEM, "latents");
     vkt_weight_source src = vkt_weight_source_model_file(tr->mf, "first_stage_model.", tr->o->model);
     if ((st = vkt_vae_load(tr->dev, &src, tr->o->dtype, &vae, err))) goto done;
+    if (tr->o->preview_every > 0) tr->vae = vae; /* previews decode with it later */
     if ((st = vkt_step_create(tr->dev, &s, err))) goto done;
     for (size_t i = 0; i < n && !st; i++) {
         vkt_train_image px = {0};
@@ -227,7 +234,7 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
     }
 done:
     vkt_step_destroy(s);
-    vkt_vae_destroy(vae);
+    if (vae != tr->vae) vkt_vae_destroy(vae);
     return st;
 }
 
@@ -505,6 +512,52 @@ static vkt_status eval_loss(trainer *tr, int draws, double *mean, vkt_err *err)
     return st;
 }
 
+/* One txt2img preview with the current vectors (training.md §7.3) into images/NAME-K.png, and
+ * (save_image_with_embedding, a copy saved this step) into image_embeddings/NAME-K.png with the
+ * embedding in its text chunk and pixels. */
+static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedding, vkt_err *err)
+{
+    const vkt_ti_opts *o = tr->o;
+    vkt_txt2img_models m = {.dev = tr->dev, .tok = tr->tok, .clip = tr->clip, .unet = tr->unet, .vae = tr->vae,
+                            .alphas_cumprod = tr->sched.alphas_cumprod, .embs = tr->embs, .emb_vectors = &tr->vec};
+    vkt_txt2img_opts p = vkt_txt2img_opts_default();
+    p.prompt = o->preview_prompt ? o->preview_prompt : tr->h.first_prompt;
+    p.negative = o->preview_negative;
+    p.steps = o->preview_steps;
+    p.cfg_scale = o->preview_cfg;
+    p.seed = o->preview_seed >= 0 ? (uint64_t)o->preview_seed : o->seed + (uint64_t)step;
+    p.width = o->preview_width ? o->preview_width : o->width;
+    p.height = o->preview_height ? o->preview_height : o->height;
+    p.clip_skip = o->clip_skip;
+    if (!vkt_sampler_parse(o->preview_sampler, &p.sampler))
+        return vkt_fail(err, VKT_ERR_USAGE, "preview sampler \"%s\" (euler_a, euler, ddim)", o->preview_sampler);
+    vkt_txt2img_result r = {0};
+    vkt_status st = vkt_txt2img_run(&m, &p, &r, err);
+    if (st) return st;
+    vkt_infotext it = {.prompt = p.prompt, .negative = p.negative, .steps = p.steps,
+                       .sampler = vkt_sampler_webui_name(p.sampler), .cfg_scale = p.cfg_scale,
+                       .seed = (int64_t)r.seeds[0], .width = r.width, .height = r.height,
+                       .model_hash = tr->model_hash, .model = tr->model_name, .clip_skip = o->clip_skip};
+    char *params = vkt_infotext_format(&it), path[1200];
+    if (!params) st = vkt_fail(err, VKT_ERR_NOMEM, "preview infotext");
+    snprintf(path, sizeof path, "%s/images", tr->run_dir);
+    if (!st) st = vkt_mkdirs(path, err);
+    snprintf(path, sizeof path, "%s/images/%s-%lld.png", tr->run_dir, tr->name, (long long)k);
+    vkt_png_text t = {"parameters", params};
+    if (!st) st = vkt_image_write_png(path, r.rgb[0], r.width, r.height, 3, &t, 1, err);
+    if (!st && with_embedding) {
+        snprintf(path, sizeof path, "%s/image_embeddings", tr->run_dir);
+        if (!(st = vkt_mkdirs(path, err))) {
+            snprintf(path, sizeof path, "%s/image_embeddings/%s-%lld.png", tr->run_dir, tr->name, (long long)k);
+            st = vkt_embedding_image_write_png(path, tr->emb, r.rgb[0], r.width, r.height, err);
+        }
+    }
+    free(params);
+    vkt_txt2img_result_fini(&r);
+    if (st) vkt_err_prefix(err, "preview at step %lld", (long long)step);
+    return st;
+}
+
 /* --- saving ---------------------------------------------------------------------------- */
 
 static vkt_status save(trainer *tr, const char *path, const char *stored_name, int64_t file_step, int64_t adam_step,
@@ -626,6 +679,7 @@ static void teardown(trainer *tr)
     vkt_step_destroy(tr->evs);
     vkt_clip_destroy(tr->clip);
     vkt_unet_destroy(tr->unet);
+    vkt_vae_destroy(tr->vae);
     vkt_device_destroy(tr->dev);
     vkt_dataset_destroy(tr->ds);
     vkt_prompt_embs_destroy(tr->embs);
@@ -668,13 +722,14 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
     { /* the resolved settings, by the webui's names (training.md §7.4) */
         static const char *const clip_names[] = {"disabled", "value", "norm"};
         vkt_train_settings ts = {
+            .save_image_with_stored_embedding = o->save_image_with_embedding,
             .kind = VKT_TRAIN_TI, .model_name = tr.model_name, .model_hash = tr.model_hash,
             .num_of_dataset_images = (int64_t)tr.ds->n, .num_vectors_per_token = tr.emb->n_vectors, .name = tr.name,
             .learn_rate = o->lr, .batch_size = tr.ds->batch, .gradient_step = tr.ds->grad_accum,
             .data_root = o->data_dir, .log_directory = o->log_dir, .training_width = o->width,
             .training_height = o->height, .steps = o->steps, .clip_grad_mode = clip_names[o->clip_mode],
             .clip_grad_value = o->clip_value, .latent_sampling_method = vkt_latent_sampling_name(o->latent_sampling),
-            .create_image_every = 0, .save_every = o->save_every, .template_file = o->template_name,
+.create_image_every = o->preview_every, .save_every = o->save_every, .template_file = o->template_name,
             .initial_step = s0};
         vkt_setting items[48];
         size_t n = vkt_logs_settings_webui(&ts, items, 48);
@@ -695,6 +750,7 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
     if ((st = vkt_dataset_epoch(tr.ds, epoch, &plan, err))) goto done;
     bool finished = false;
     double loss_step = NAN;
+    int64_t saved_at = -1; /* step of the last intermediate copy (image embeddings need one) */
     rep->eval_before = rep->eval_after = NAN;
     if (o->eval_draws > 0 && (st = eval_loss(&tr, o->eval_draws, &rep->eval_before, err))) goto done;
     if (!o->quiet)
@@ -733,11 +789,14 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
         int64_t kname = vkt_logs_due(step, o->save_every, true);
         if (kname) {
             char path[1200], nm[300];
+            saved_at = step;
             snprintf(nm, sizeof nm, "%s-%lld", tr.name, (long long)kname);
             snprintf(path, sizeof path, "%s/embeddings/%s.pt", tr.run_dir, nm);
             if ((st = save(&tr, path, nm, step, adam_step, rate, err))) goto done;
             if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
         }
+        int64_t kimg = vkt_logs_due(step, o->preview_every, true);
+        if (kimg && (st = preview(&tr, kimg, step, o->save_image_with_embedding && saved_at == step, err))) goto done;
         if (!o->quiet && (step % 10 == 0 || step == o->steps || step == s0 + 1)) {
             double el = now_s() - t0;
             fprintf(stderr, "step %lld/%lld  epoch %llu  loss %.4f  lr %.1e  %.2f it/s\n", (long long)step,

@@ -41,6 +41,15 @@ typedef struct vkt_ti_opts {
     const char *filename_regex, *filewords_join;
     int repeats;
     int64_t save_every;       /* default 500; 0 off */
+    int64_t preview_every;    /* preview image every N steps (default 500; 0 off) */
+    const char *preview_prompt;   /* NULL: the first prompt of the current batch (webui) */
+    const char *preview_negative; /* NULL: none */
+    int preview_steps;        /* default 20 */
+    const char *preview_sampler; /* default "euler_a" */
+    double preview_cfg;       /* default 7 */
+    int64_t preview_seed;     /* -1: seed + step (the webui draws a random one) */
+    int preview_width, preview_height; /* 0: the training size */
+    bool save_image_with_embedding; /* also image_embeddings/NAME-K.png (default on, as the webui) */
     int64_t csv_every;        /* default 500; 0 off */
     bool save_optimizer;      /* .optim files */
     const char *log_dir;      /* default "textual_inversion" */

@@ -19,7 +19,19 @@ M="$D/demo/tiny.safetensors" DATA="$D/demo/data"
 run="$(ls -d "$D"/demo/logs/*/demo-stripes)"
 [ -f "$run/textual_inversion_loss.csv" ] && [ -f "$run/loss.svg" ]; check "csv and plot written" $?
 head -1 "$run/textual_inversion_loss.csv" | grep -q "^step,epoch,epoch_step,loss,learn_rate"; check "webui csv header" $?
-[ -f "$run/embeddings/demo-stripes-50.pt" ] || [ -f "$run/embeddings/demo-stripes-40.pt" ] || ls "$run/embeddings" >/dev/null; check "intermediate dir" $?
+[ -d "$run/embeddings" ]; check "intermediate dir" $?
+# a short run with copies and previews every 2 steps: webui naming (file K holds step K-1)
+"$V" embedding train --model "$M" --data "$DATA" --width 64 --height 64 --template subject_filewords --embedding p \
+    --steps 4 --save-every 2 --preview-every 2 --preview-steps 3 --csv-every 1 --log-dir "$D/lp" --out "$D/op" --quiet \
+    >/dev/null 2>"$D/ep"; check "run with previews" $?
+rp="$(ls -d "$D"/lp/*/p)"
+[ -f "$rp/embeddings/p-2.pt" ] && [ -f "$rp/embeddings/p-4.pt" ]; check "copies p-2, p-4" $?
+"$V" info "$rp/embeddings/p-2.pt" --json 2>/dev/null | grep -Eq '"step":[[:space:]]*1,'; check "p-2.pt holds step 1 (webui off-by-one)" $?
+[ -f "$rp/images/p-2.png" ] && [ -f "$rp/image_embeddings/p-4.png" ]; check "preview and image embedding" $?
+grep -aq "Steps: 3, Sampler: Euler a" "$rp/images/p-2.png"; check "preview carries the webui infotext" $?
+"$V" tokenize --embeddings "$rp/image_embeddings" --json "a p-4 photo" 2>/dev/null | grep -q '"name":"p-4"'
+check "image embedding reads back (embedding folder loader)" $?
+[ "$(grep -c . "$rp/textual_inversion_loss.csv")" -eq 5 ]; check "csv: header + 4 rows" $?
 "$V" info "$D/demo/embeddings/demo-stripes.pt" > "$D/info.out" 2>&1; check "info reads the embedding" $?
 grep -q "40" "$D/info.out"; check "embedding step is 40" $?
 
