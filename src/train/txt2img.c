@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "base/fault.h"
-#include "nn/ops/cast.h"
+#include "nn/ops/binary.h"
+#include "nn/ops/concat.h"
 
 #define MAX_BATCH 64
 
@@ -29,6 +30,7 @@ void vkt_txt2img_result_fini(vkt_txt2img_result *r)
     for (int i = 0; r->rgb && i < r->n; i++) free(r->rgb[i]);
     free(r->rgb);
     free(r->seeds);
+    free(r->latents);
     free((void *)r->used_embs);
     memset(r, 0, sizeof *r);
 }
@@ -118,7 +120,7 @@ static vkt_status text_rows_init(text_rows *t, int64_t rows, size_t chunks, vkt_
 typedef struct run_ctx {
     const vkt_txt2img_models *m;
     vkt_step *step;      /* owned: text encoder and VAE */
-    vkt_tensor in[8];    /* owned persistent inputs */
+    vkt_tensor in[10];   /* owned persistent inputs (at most 8: 2 x 3 text, ones, 1 latent) */
     int n_in;
     vkt_tensor ctx[2];   /* owned: the conditioning (both, or uncond + cond) */
     int n_ctx;
@@ -127,6 +129,7 @@ typedef struct run_ctx {
 static vkt_status alloc_in(run_ctx *c, vkt_dtype dt, int nd, const int64_t *shape, const void *host, size_t bytes,
                            const char *what, vkt_tensor *out, vkt_err *err)
 {
+    if (c->n_in == (int)(sizeof c->in / sizeof c->in[0])) return vkt_fail(err, VKT_ERR_INTERNAL, "txt2img: inputs");
     vkt_status st = vkt_tensor_alloc(c->m->dev, dt, nd, shape, what, out, err);
     if (st) return st;
     c->in[c->n_in++] = *out;
@@ -135,13 +138,13 @@ static vkt_status alloc_in(run_ctx *c, vkt_dtype dt, int nd, const int64_t *shap
     return vkt_tensor_upload_f32(c->m->dev, out, host, err);
 }
 
-/* Encodes t's rows into a new persistent context tensor [rows, T, width] in the CLIP's dtype. */
-static vkt_status encode(run_ctx *c, const text_rows *t, int clip_skip, vkt_tensor *out, vkt_err *err)
+/* Records the encoder over t's rows; *enc is a new step tensor [rows, T, width]. */
+static vkt_status encode_rows(run_ctx *c, const text_rows *t, int clip_skip, vkt_tensor *enc, vkt_err *err)
 {
     const vkt_txt2img_models *m = c->m;
     const int64_t shape[2] = {t->rows, t->T};
     const size_t n = (size_t)(t->rows * t->T);
-    vkt_tensor ids, mult, src, enc;
+    vkt_tensor ids, mult, src;
     vkt_status st;
     if ((st = alloc_in(c, VKT_I32, 2, shape, t->ids, n * 4, "prompt ids", &ids, err)) ||
         (st = alloc_in(c, VKT_F32, 2, shape, t->mult, n * 4, "prompt weights", &mult, err)))
@@ -150,16 +153,54 @@ static vkt_status encode(run_ctx *c, const text_rows *t, int clip_skip, vkt_tens
         return st;
     if (t->has_src && !m->emb_vectors)
         return vkt_fail(err, VKT_ERR_USAGE, "txt2img: embeddings placed without their vectors");
-    const int64_t cs[3] = {t->rows, t->T, vkt_clip_get_config(m->clip)->width};
-    if ((st = vkt_tensor_alloc(m->dev, vkt_clip_dtype(m->clip), 3, cs, "conditioning", out, err))) return st;
-    c->ctx[c->n_ctx++] = *out;
-    if ((st = vkt_step_begin_planned(c->step, err))) return st;
-    if ((st = vkt_clip_fwd(c->step, m->clip, &ids, t->has_src ? &src : NULL, t->has_src ? m->emb_vectors : NULL,
-                           &mult, clip_skip, &enc, NULL, err)))
-        return st;
-    if ((st = vkt_op_cast(c->step, &enc, out, err))) return st; /* equal dtypes: a copy out of the step */
-    if ((st = vkt_step_end(c->step, err))) return st;
-    return vkt_step_submit(c->step, err);
+    return vkt_clip_fwd(c->step, m->clip, &ids, t->has_src ? &src : NULL, t->has_src ? m->emb_vectors : NULL, &mult,
+                        clip_skip, enc, NULL, err);
+}
+
+/* Encodes the negative prompt tu and the prompt tc (one row each), each in a text-encoder call
+ * of its own as the webui makes them (the emphasis mean is taken over a call's batch), and
+ * repeats each B times into new persistent conditioning: with `stack`, one tensor [2 B, T, width]
+ * (negative rows first), else two [B, T, width]. The webui encodes B identical rows per call;
+ * their mean differs from one row's only by rounding, and encoding one row makes image i of a
+ * batch identical to a single image of seed + i. */
+static vkt_status encode(run_ctx *c, const text_rows *tu, const text_rows *tc, int64_t B, int clip_skip,
+                         bool stack, vkt_err *err)
+{
+    const vkt_txt2img_models *m = c->m;
+    const int64_t W = vkt_clip_get_config(m->clip)->width;
+    const vkt_dtype dt = vkt_clip_dtype(m->clip);
+    vkt_tensor eu, ec, ones, ru, rc;
+    float *one = vkt_malloc((size_t)B * sizeof *one);
+    if (!one) return vkt_fail(err, VKT_ERR_NOMEM, "conditioning");
+    for (int64_t b = 0; b < B; b++) one[b] = 1.0f;
+    vkt_status st = alloc_in(c, dt, 3, (int64_t[]){B, 1, 1}, one, 0, "ones", &ones, err);
+    free(one);
+    if (!st) st = vkt_step_begin_planned(c->step, err);
+    if (!st) st = encode_rows(c, tu, clip_skip, &eu, err);
+    if (!st) st = encode_rows(c, tc, clip_skip, &ec, err);
+    if (st) return st;
+    const int64_t su[3] = {B, tu->T, W}, sc[3] = {B, tc->T, W};
+    if (stack) {
+        const int64_t cs[3] = {2 * B, tu->T, W};
+        if ((st = vkt_tensor_alloc(m->dev, dt, 3, cs, "conditioning", &c->ctx[c->n_ctx], err))) return st;
+        c->n_ctx++;
+        /* rows repeated by a product with ones (exact), then [negative; prompt] */
+        if ((st = vkt_step_tensor(c->step, dt, 3, su, "negative rows", &ru, err)) ||
+            (st = vkt_step_tensor(c->step, dt, 3, sc, "prompt rows", &rc, err)) ||
+            (st = vkt_op_mul_fwd(c->step, &eu, &ones, &ru, err)) || (st = vkt_op_mul_fwd(c->step, &ec, &ones, &rc, err)))
+            return st;
+        st = vkt_op_concat_fwd(c->step, 0, &ru, &rc, &c->ctx[0], err);
+    } else {
+        if ((st = vkt_tensor_alloc(m->dev, dt, 3, su, "negative conditioning", &c->ctx[c->n_ctx], err))) return st;
+        c->n_ctx++;
+        if ((st = vkt_tensor_alloc(m->dev, dt, 3, sc, "conditioning", &c->ctx[c->n_ctx], err))) return st;
+        c->n_ctx++;
+        if (!(st = vkt_op_mul_fwd(c->step, &eu, &ones, &c->ctx[0], err)))
+            st = vkt_op_mul_fwd(c->step, &ec, &ones, &c->ctx[1], err);
+    }
+    if (!st) st = vkt_step_end(c->step, err);
+    if (!st) st = vkt_step_submit(c->step, err);
+    return st;
 }
 
 static vkt_status check_opts(const vkt_txt2img_models *m, const vkt_txt2img_opts *o, int64_t *lh, int64_t *lw,
@@ -229,7 +270,7 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
     const int64_t B = o->batch, C = vkt_unet_get_config(m->unet)->in_ch;
     run_ctx c = {.m = m};
     vkt_prompt_result rp = {0}, rn = {0};
-    text_rows both = {0}, tu = {0}, tc = {0};
+    text_rows tu = {0}, tc = {0};
     vkt_sampler_plan plan = {0};
     vkt_sampler *sm = NULL;
     float *lat = NULL;
@@ -262,22 +303,13 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
         r.padded = true;
     }
     if ((st = vkt_step_create(m->dev, &c.step, err))) goto done;
-    vkt_sampler_cond cond = {0};
-    if (rp.n_chunks == rn.n_chunks) { /* one UNet call over [negative x B; prompt x B] */
-        if ((st = text_rows_init(&both, 2 * B, rp.n_chunks, err))) goto done;
-        if ((st = fill_rows(m, &both, 0, B, &rn, err)) || (st = fill_rows(m, &both, B, B, &rp, err))) goto done;
-        if ((st = encode(&c, &both, o->clip_skip, &c.ctx[0], err))) goto done;
-        cond.both = &c.ctx[0];
-    } else {
-        if ((st = text_rows_init(&tu, B, rn.n_chunks, err)) || (st = text_rows_init(&tc, B, rp.n_chunks, err)))
-            goto done;
-        if ((st = fill_rows(m, &tu, 0, B, &rn, err)) || (st = fill_rows(m, &tc, 0, B, &rp, err))) goto done;
-        vkt_tensor cu, cc;
-        if ((st = encode(&c, &tu, o->clip_skip, &cu, err)) || (st = encode(&c, &tc, o->clip_skip, &cc, err)))
-            goto done;
-        cond.uncond = &c.ctx[0];
-        cond.cond = &c.ctx[1];
-    }
+    if ((st = text_rows_init(&tu, 1, rn.n_chunks, err)) || (st = text_rows_init(&tc, 1, rp.n_chunks, err))) goto done;
+    if ((st = fill_rows(m, &tu, 0, 1, &rn, err)) || (st = fill_rows(m, &tc, 0, 1, &rp, err))) goto done;
+    /* same chunk count: one UNet call over [negative x B; prompt x B] per step, else two */
+    bool stack = rp.n_chunks == rn.n_chunks;
+    if ((st = encode(&c, &tu, &tc, B, o->clip_skip, stack, err))) goto done;
+    vkt_sampler_cond cond = stack ? (vkt_sampler_cond){.both = &c.ctx[0]}
+                                  : (vkt_sampler_cond){.uncond = &c.ctx[0], .cond = &c.ctx[1]};
 
     /* sampling */
     if ((st = vkt_sampler_plan_init(o->sampler, m->alphas_cumprod, o->steps, &plan, err))) goto done;
@@ -294,6 +326,8 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
     sm = NULL;
 
     if ((st = decode(&c, lat, B, C, h, w, &r, err))) goto done;
+    r.latents = lat;
+    lat = NULL;
     *out = r;
     memset(&r, 0, sizeof r);
 done:
@@ -303,7 +337,6 @@ done:
     vkt_step_destroy(c.step);
     for (int i = 0; i < c.n_in; i++) vkt_tensor_free(m->dev, &c.in[i]);
     for (int i = 0; i < c.n_ctx; i++) vkt_tensor_free(m->dev, &c.ctx[i]);
-    text_rows_fini(&both);
     text_rows_fini(&tu);
     text_rows_fini(&tc);
     vkt_prompt_result_fini(&rp);

@@ -73,6 +73,7 @@ vkt_txt2img_opts vkt_txt2img_opts_default(void);
 typedef struct vkt_txt2img_result {
     int n, width, height;
     uint8_t **rgb;      /* owned: n images [height][width][3] */
+    float *latents;     /* owned: the final latents [n, C, height/f, width/f] (f: the VAE factor) */
     uint64_t *seeds;    /* owned: the seed of each image */
     bool padded;        /* cond and uncond were padded to one length (infotext "Pad conds: True") */
     int unet_calls;     /* sampler steps that ran (the webui's DDIM makes one fewer than steps) */

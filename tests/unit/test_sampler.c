@@ -8,6 +8,10 @@
  *                             the tiny UNet (64x64 px = 8x8 latent, batch 2, both conditioning
  *                             layouts) vs the webui's formula in double on the UNet's own eps at
  *                             the same inputs; a chained step vs a fresh one
+ *   test_sampler golden CASE [f16]   a whole `sample` run (prompt to RGB8) on the tiny model vs
+ *                             tests/golden/sample_CASE.safetensors (tests/reference/
+ *                             sampler_ref.py, float64 torch with the same noise); the noise
+ *                             generator bit for bit
  *   test_sampler infotext     parameters text -> PNG -> parsed back with the webui's
  *                             parse_generation_parameters syntax
  *   test_sampler png FILE K=V...   (for e2e) FILE's parameters parse and hold these fields
@@ -25,6 +29,8 @@
 #include "models/tiny_model.h"
 #include "models/unet.h"
 #include "testkit.h"
+#include "text/tokenizer.h"
+#include "train/txt2img.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* golden file */
@@ -674,6 +680,193 @@ static void test_png(int argc, char **argv)
     free(buf);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* whole runs vs tests/golden/sample_<case>.safetensors (tests/reference/sampler_ref.py) */
+
+static const struct golden_case {
+    const char *name;
+    vkt_sampler_kind kind;
+    const char *prompt, *negative;
+    int steps;
+    double cfg;
+    uint64_t seed;
+    int batch, clip_skip, unet_calls;
+} golden_cases[] = {
+    /* the CASES of sampler_ref.py; each file's vktrain.sample metadata is checked against them */
+    {"euler_a", VKT_SAMPLER_EULER_A, "a (photo:1.2) of a [cat] on a (red:1.3) sofa", "(blurry:1.4), ugly", 4, 7.5,
+     42, 2, 1, 4},
+    {"euler", VKT_SAMPLER_EULER, "a photo of a cat BREAK on a sofa, (sunny:1.1)", "", 3, 7.0, 7, 1, 2, 3},
+    {"ddim", VKT_SAMPLER_DDIM, "a photo of a dog", "bad", 5, 5.0, 3, 1, 1, 4},
+};
+
+typedef struct full_env {
+    vkt_device *dev;
+    uint8_t *bytes;
+    vkt_safetensors *model;
+    vkt_clip *clip;
+    vkt_unet *unet;
+    vkt_vae *vae;
+    vkt_tokenizer *tok;
+} full_env;
+
+/* The whole deterministic tiny model (docs/tiny-model.md, seed 0) in memory, loaded in dt. */
+static vkt_status full_init(full_env *e, vkt_dtype dt, vkt_err *err)
+{
+    memset(e, 0, sizeof *e);
+    vkt_gen_tensor *ts = NULL;
+    uint32_t n = 0;
+    vkt_safetensors_writer *w = NULL;
+    float **vals = NULL;
+    size_t size = 0;
+    vkt_step *probe = NULL;
+    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
+    if (!st) st = vkt_step_create(e->dev, &probe, err);
+    if (!st && dt == VKT_F16 && !vkt_step_dtype_ok(probe, VKT_F16)) st = vkt_fail(err, VKT_ERR_UNSUPPORTED, "f16");
+    vkt_step_destroy(probe);
+    if (!st) st = vkt_gen_keys(&VKT_GEN_TINY, &ts, &n, err);
+    if (!st) st = vkt_safetensors_writer_create(&w, err);
+    if (!st && !(vals = vkt_calloc(n, sizeof *vals))) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
+    for (uint32_t i = 0; i < n && !st; i++) {
+        if (ts[i].is_i64) continue; /* position_ids: not read by the loaders */
+        if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
+            st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
+            break;
+        }
+        vkt_gen_values(0, &ts[i], vals[i]);
+        st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_F32, ts[i].ndim, ts[i].shape, vals[i], err);
+    }
+    if (!st) st = vkt_safetensors_writer_to_memory(w, &e->bytes, &size, err);
+    if (!st) st = vkt_safetensors_open_memory(e->bytes, size, "tiny model", &e->model, err);
+    if (!st) {
+        vkt_weight_source sc = vkt_weight_source_safetensors(e->model, VKT_CLIP_PREFIX, "tiny model");
+        vkt_weight_source su = vkt_weight_source_safetensors(e->model, "model.diffusion_model.", "tiny model");
+        vkt_weight_source sv = vkt_weight_source_safetensors(e->model, "first_stage_model.", "tiny model");
+        st = vkt_clip_load(e->dev, &sc, dt, VKT_GEN_TINY.clip_heads, &e->clip, err);
+        if (!st) st = vkt_unet_load(e->dev, &su, dt, VKT_GEN_TINY.unet_heads, &e->unet, err);
+        if (!st) st = vkt_vae_load(e->dev, &sv, dt, &e->vae, err);
+        if (!st) st = vkt_tokenizer_create(NULL, &e->tok, err);
+    }
+    vkt_safetensors_writer_destroy(w);
+    for (uint32_t i = 0; vals && i < n; i++) free(vals[i]);
+    free(vals);
+    free(ts);
+    return st;
+}
+
+static void full_fini(full_env *e)
+{
+    if (e->dev)
+        TK_CHECK(vkt_device_validation_count(e->dev) == 0, "%u validation messages",
+                 vkt_device_validation_count(e->dev));
+    vkt_tokenizer_destroy(e->tok);
+    vkt_vae_destroy(e->vae);
+    vkt_unet_destroy(e->unet);
+    vkt_clip_destroy(e->clip);
+    vkt_safetensors_close(e->model);
+    free(e->bytes);
+    vkt_device_destroy(e->dev);
+}
+
+/* max|got - ref| / max|ref| over n floats of golden tensor `name`. */
+static double rel_err(vkt_safetensors *g, const char *name, const float *got, size_t n)
+{
+    size_t gn = 0;
+    double *ref = gold(g, name, &gn), md = 0, mr = 0;
+    TK_CHECK(ref && gn == n, "%s: %zu values, expected %zu", name, gn, n);
+    for (size_t i = 0; ref && gn == n && i < n; i++) {
+        double d = fabs(got[i] - ref[i]);
+        if (!(d <= md)) md = d;
+        if (fabs(ref[i]) > mr) mr = fabs(ref[i]);
+    }
+    free(ref);
+    return md / (mr > 0 ? mr : 1);
+}
+
+static void test_golden(const char *which, vkt_dtype dt)
+{
+    const struct golden_case *gc = NULL;
+    for (size_t i = 0; i < sizeof golden_cases / sizeof golden_cases[0]; i++)
+        if (!strcmp(golden_cases[i].name, which)) gc = &golden_cases[i];
+    TK_CHECK(gc != NULL, "unknown golden case %s", which);
+    if (!gc) return;
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/golden/sample_%s.safetensors", gc->name);
+    vkt_err err = {0};
+    vkt_safetensors *g = NULL;
+    full_env e;
+    vkt_txt2img_result res = {0};
+    TK_CHECK(vkt_safetensors_open(tk_src(rel), &g, &err) == VKT_OK, "%s", err.msg);
+    const char *meta = g ? vkt_safetensors_meta(g, "vktrain.sample") : NULL;
+    char want[256];
+    snprintf(want, sizeof want, "\"prompt\": \"%s\", \"negative\": \"%s\", \"steps\": %d", gc->prompt, gc->negative,
+             gc->steps);
+    TK_CHECK(meta && strstr(meta, want), "%s: metadata %s does not match the case table", rel, meta ? meta : "-");
+    vkt_status st = full_init(&e, dt, &err);
+    if (st == VKT_ERR_UNSUPPORTED) {
+        printf("no f16 storage on this device: fp16 case skipped\n");
+        goto done;
+    }
+    TK_CHECK(st == VKT_OK, "setup: %s", err.msg);
+    if (st || !g) goto done;
+    /* the documented noise: the C generator and the reference's numpy one agree bit for bit */
+    const size_t per = 4 * 8 * 8, nl = (size_t)gc->batch * per;
+    float *z = vkt_malloc(nl * sizeof *z);
+    for (int draw = 0; z && draw < (gc->kind == VKT_SAMPLER_EULER_A ? 2 : 1); draw++) {
+        for (int b = 0; b < gc->batch; b++) vkt_sampler_noise(gc->seed + (uint64_t)b, (uint64_t)draw, per, z + b * per);
+        char name[32];
+        snprintf(name, sizeof name, "noise_draw%d", draw);
+        double d = rel_err(g, name, z, nl);
+        TK_CHECK(d == 0, "%s: %s differs from the reference generator (%.2e)", gc->name, name, d);
+    }
+    free(z);
+    double ac[VKT_SCHED_T];
+    sd1_alphas(ac);
+    vkt_txt2img_models m = {.dev = e.dev, .tok = e.tok, .clip = e.clip, .unet = e.unet, .vae = e.vae,
+                            .alphas_cumprod = ac};
+    vkt_txt2img_opts o = vkt_txt2img_opts_default();
+    o.prompt = gc->prompt;
+    o.negative = gc->negative;
+    o.sampler = gc->kind;
+    o.steps = gc->steps;
+    o.cfg_scale = gc->cfg;
+    o.seed = gc->seed;
+    o.width = o.height = 64;
+    o.batch = gc->batch;
+    o.clip_skip = gc->clip_skip;
+    st = vkt_txt2img_run(&m, &o, &res, &err);
+    TK_CHECK(st == VKT_OK, "txt2img: %s", err.msg);
+    if (st) goto done;
+    TK_CHECK(res.unet_calls == gc->unet_calls, "%d UNet calls, expected %d", res.unet_calls, gc->unet_calls);
+    /* the eval tolerances of a forward (eval-case.md): 1e-4 fp32, 1e-2 fp16 storage, for the
+     * whole chain; CFG (x7.5) amplifies the UNet's error at every step. Seen on lavapipe: fp32
+     * 4.6e-6, fp16 4.9e-3 (Euler a). */
+    double tol = dt == VKT_F16 ? 1e-2 : 1e-4;
+    double dl = rel_err(g, "latent", res.latents, nl);
+    printf("  %-8s %s: final latent max|d|/max|ref| %.2e (tol %.0e)\n", gc->name, dt == VKT_F16 ? "fp16" : "fp32",
+           dl, tol);
+    TK_CHECK(dl <= tol, "%s: latent error %.3e > %.0e", gc->name, dl, tol);
+    /* RGB8: the webui's clamp(x/2 + 1/2) * 255, truncated, of the reference image; a value
+     * within the latent's error of a level boundary may land on the neighbour: at most 1 level
+     * (fp32) or 4 (fp16) apart */
+    size_t gn = 0;
+    double *img = gold(g, "image", &gn), worst = 0;
+    for (int b = 0; img && b < gc->batch; b++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < 64 * 64; k++) {
+                double v = img[((size_t)b * 3 + (size_t)c) * 4096 + (size_t)k] * 0.5 + 0.5;
+                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                double d = fabs(floor(v * 255.0) - res.rgb[b][(size_t)k * 3 + (size_t)c]);
+                if (d > worst) worst = d;
+            }
+    free(img);
+    printf("  %-8s %s: RGB8 max level difference %.0f\n", gc->name, dt == VKT_F16 ? "fp16" : "fp32", worst);
+    TK_CHECK(worst <= (dt == VKT_F16 ? 4 : 1), "%s: RGB8 off by %.0f levels", gc->name, worst);
+done:
+    vkt_txt2img_result_fini(&res);
+    if (e.dev || st != VKT_ERR_UNSUPPORTED) full_fini(&e);
+    vkt_safetensors_close(g);
+}
+
 /* `same-pixels A B`: two PNGs decode to the same pixels (their text chunks may differ). */
 static void test_same_pixels(const char *a, const char *b)
 {
@@ -701,6 +894,8 @@ int main(int argc, char **argv)
         test_step(argc > 2 && !strcmp(argv[2], "f16") ? VKT_F16 : VKT_F32);
     } else if (!strcmp(argv[1], "infotext")) {
         test_infotext();
+    } else if (!strcmp(argv[1], "golden") && argc >= 3) {
+        test_golden(argv[2], argc > 3 && !strcmp(argv[3], "f16") ? VKT_F16 : VKT_F32);
     } else if (!strcmp(argv[1], "same-pixels") && argc == 4) {
         test_same_pixels(argv[2], argv[3]);
     } else if (!strcmp(argv[1], "png") && argc > 2) {
