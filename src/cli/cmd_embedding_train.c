@@ -61,6 +61,9 @@ static const char *HELP =
     "  --cosine               cosine annealing to --lr-min (vktrain extra)\n"
     "  --lr-min R             floor of the cosine (default 0)\n"
     "  --quiet                no progress lines\n"
+    "  --save-format F        pt (webui, default) or safetensors (kohya emb_params)\n"
+    "  --ema BETA             also keep an EMA of the vectors, saved as NAME-ema (vktrain extra)\n"
+    "  --ema-update-every N   EMA update every N steps (default 1)\n"
     "  --config FILE.json     settings by the webui's names (learn_rate, batch_size, gradient_step,\n"
     "                         steps, data_root, log_directory, training_width/height, template_file,\n"
     "                         clip_grad_mode/value, latent_sampling_method, num_vectors_per_token,\n"
@@ -229,6 +232,15 @@ int vkt_cmd_embedding_train(int argc, char **argv)
             o.lr_min = strtod(v, &end);
             if (*end || !(o.lr_min >= 0)) return vkt_cli_usage(cmd, "--lr-min needs a number >= 0");
         } else if (vkt_cli_flag(argv, i, "--quiet")) o.quiet = true;
+        else if (OPT("--save-format")) {
+            NEED();
+            if (strcmp(v, "pt") && strcmp(v, "safetensors")) return vkt_cli_usage(cmd, "--save-format is pt or safetensors");
+            o.save_safetensors = strcmp(v, "safetensors") == 0;
+        } else if (OPT("--ema")) {
+            NEED();
+            o.ema = strtod(v, &end);
+            if (*end || !(o.ema > 0 && o.ema < 1)) return vkt_cli_usage(cmd, "--ema needs a beta in (0, 1), e.g. 0.999");
+        } else if (OPT("--ema-update-every")) { INT(1, 1000000); o.ema_every = n; }
         else return vkt_cli_usage(cmd, "unknown option \"%s\"", argv[i]);
 #undef OPT
 #undef NEED

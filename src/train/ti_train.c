@@ -49,7 +49,7 @@ vkt_ti_opts vkt_ti_defaults(void)
         .width = 512, .height = 512, .clip_value = "0.1", .latent_sampling = VKT_LATENT_ONCE,
         .template_name = "style_filewords", .filewords_join = " ", .repeats = 1, .save_every = 500,
         .preview_every = 500, .preview_steps = 20, .preview_sampler = "euler_a", .preview_cfg = 7.0,
-        .preview_seed = -1, .save_image_with_embedding = true,
+        .preview_seed = -1, .save_image_with_embedding = true, .ema_every = 1,
         .csv_every = 500, .log_dir = "textual_inversion", .out_dir = "embeddings", .clip_skip = 1,
         .dtype = VKT_F32,
     };
@@ -95,7 +95,7 @@ typedef struct trainer {
     vkt_schedule sched;
     /* GPU */
     vkt_step *step, *opt, *evs; /* training mini-batch, optimizer, forward-only evaluation */
-    vkt_tensor vec, dvec, m, v, clip_state;
+    vkt_tensor vec, dvec, m, v, clip_state, ema;
     bool has_clip_state;
     batch_gpu g, eg;
     batch_host h;
@@ -469,7 +469,7 @@ static vkt_status run_batch(trainer *tr, vkt_step *s, batch_gpu *g, bool backwar
 
 /* The AdamW update (with clipping) and the zeroing of the gradient, recorded anew each update
  * because the rate and step count travel as push constants. */
-static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam_step, vkt_err *err)
+static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam_step, int64_t step, vkt_err *err)
 {
     vkt_status st = vkt_step_begin(tr->opt, err);
     const vkt_tensor *cs = NULL;
@@ -486,6 +486,8 @@ static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam
                    .step = adam_step};
     if (!st) st = vkt_op_adamw_step(tr->opt, &h, &tr->vec, &tr->dvec, &tr->m, &tr->v, cs, err);
     if (!st) st = vkt_cmd_zero(tr->opt->cmd, tr->dvec.buf, 0, (vkt_tensor_bytes(&tr->dvec) + 3) & ~(size_t)3, err);
+    /* EMA of the vectors (DALLE2 trainer, training.md §11), after the update */
+    if (!st && tr->ema.buf && step % tr->o->ema_every == 0) st = vkt_op_ema_update(tr->opt, (float)tr->o->ema, &tr->ema, &tr->vec, err);
     if (!st) st = vkt_step_run(tr->opt, err);
     return st;
 }
@@ -560,6 +562,12 @@ static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedd
 
 /* --- saving ---------------------------------------------------------------------------- */
 
+static vkt_status write_embedding(trainer *tr, const vkt_embedding *e, const char *path, vkt_err *err)
+{
+    return tr->o->save_safetensors ? vkt_embedding_file_write_safetensors(e, path, err)
+                                   : vkt_embedding_file_write_pt(e, path, err);
+}
+
 static vkt_status save(trainer *tr, const char *path, const char *stored_name, int64_t file_step, int64_t adam_step,
                        double lr, vkt_err *err)
 {
@@ -573,7 +581,25 @@ static vkt_status save(trainer *tr, const char *path, const char *stored_name, i
         (st = vkt_embedding_file_set_str(&e->sd_checkpoint, tr->model_hash, err)) ||
         (st = vkt_embedding_file_set_str(&e->sd_checkpoint_name, tr->model_name, err)))
         return st;
-    if ((st = vkt_embedding_file_write_pt(e, path, err))) return st;
+    if ((st = write_embedding(tr, e, path, err))) return st;
+    if (tr->ema.buf) { /* the EMA copy beside the raw one: NAME-ema.pt (or .safetensors) */
+        char epath[1200], ename[320];
+        const char *dot = strrchr(path, '.');
+        snprintf(epath, sizeof epath, "%.*s-ema%s", (int)(dot - path), path, dot);
+        snprintf(ename, sizeof ename, "%s-ema", stored_name);
+        float *raw = e->vectors;
+        size_t nv = (size_t)e->n_vectors * (size_t)e->width;
+        float *ev = vkt_malloc(nv * sizeof *ev);
+        if (!ev) return vkt_fail(err, VKT_ERR_NOMEM, "ema copy");
+        st = vkt_tensor_download_f32(tr->dev, &tr->ema, ev, err);
+        e->vectors = ev;
+        if (!st) st = vkt_embedding_file_set_str(&e->stored_name, ename, err);
+        if (!st) st = write_embedding(tr, e, epath, err);
+        e->vectors = raw;
+        free(ev);
+        if (!st) st = vkt_embedding_file_set_str(&e->stored_name, stored_name, err);
+        if (st) return st;
+    }
     if (!tr->o->save_optimizer) return VKT_OK;
     vkt_embedding_optim *oo = NULL;
     char opath[1100];
@@ -643,6 +669,12 @@ static vkt_status setup(trainer *tr, vkt_err *err)
         (st = alloc_f32(tr->dev, 2, shape, "adam m", &tr->m, err)) || (st = alloc_f32(tr->dev, 2, shape, "adam v", &tr->v, err)))
         return st;
     if ((st = vkt_tensor_upload_f32(tr->dev, &tr->vec, tr->emb->vectors, err))) return st;
+    if (o->ema > 0) {
+        if (!(o->ema < 1) || o->ema_every < 1) return vkt_fail(err, VKT_ERR_USAGE, "--ema needs 0 < beta < 1, --ema-update-every >= 1");
+        if ((st = alloc_f32(tr->dev, 2, shape, "embedding ema", &tr->ema, err)) ||
+            (st = vkt_tensor_upload_f32(tr->dev, &tr->ema, tr->emb->vectors, err)))
+            return st;
+    }
     if (tr->optim_in && tr->optim_in->exp_avg &&
         ((st = vkt_tensor_upload_f32(tr->dev, &tr->m, tr->optim_in->exp_avg, err)) ||
          (st = vkt_tensor_upload_f32(tr->dev, &tr->v, tr->optim_in->exp_avg_sq, err))))
@@ -666,6 +698,7 @@ static void teardown(trainer *tr)
         vkt_tensor_free(tr->dev, &tr->m);
         vkt_tensor_free(tr->dev, &tr->v);
         vkt_tensor_free(tr->dev, &tr->clip_state);
+        vkt_tensor_free(tr->dev, &tr->ema);
     }
     for (size_t i = 0; tr->ds && i < tr->ds->n; i++) {
         if (tr->lat_a) free(tr->lat_a[i]);
@@ -775,7 +808,7 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
         }
         if (finished) break;
         double rate = vkt_lr_effective(&extras, lr.rate, step, o->steps);
-        if ((st = update(&tr, rate, clipv.rate, ++adam_step, err))) goto done;
+        if ((st = update(&tr, rate, clipv.rate, ++adam_step, step + 1, err))) goto done;
         step++;
         loss_step = running;
         if (!isfinite(loss_step)) {
@@ -791,24 +824,28 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
             char path[1200], nm[300];
             saved_at = step;
             snprintf(nm, sizeof nm, "%s-%lld", tr.name, (long long)kname);
-            snprintf(path, sizeof path, "%s/embeddings/%s.pt", tr.run_dir, nm);
+            snprintf(path, sizeof path, "%s/embeddings/%s.%s", tr.run_dir, nm, o->save_safetensors ? "safetensors" : "pt");
             if ((st = save(&tr, path, nm, step, adam_step, rate, err))) goto done;
             if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
         }
         int64_t kimg = vkt_logs_due(step, o->preview_every, true);
         if (kimg && (st = preview(&tr, kimg, step, o->save_image_with_embedding && saved_at == step, err))) goto done;
-        if (!o->quiet && (step % 10 == 0 || step == o->steps || step == s0 + 1)) {
-            double el = now_s() - t0;
-            fprintf(stderr, "step %lld/%lld  epoch %llu  loss %.4f  lr %.1e  %.2f it/s\n", (long long)step,
-                    (long long)o->steps, (unsigned long long)epoch, loss_step, rate,
-                    (double)(step - s0) / (el > 0 ? el : 1));
+        bool tty = isatty(2);
+        if (!o->quiet && (tty || step % 10 == 0 || step == o->steps || step == s0 + 1)) {
+            /* on a terminal one line redraws; otherwise plain lines (STYLE.md §9) */
+            double el = now_s() - t0, ips = (double)(step - s0) / (el > 0 ? el : 1);
+            double eta = ips > 0 ? (double)(o->steps - step) / ips : 0;
+            fprintf(stderr, "%sstep %lld/%lld  epoch %llu  loss %.4f  lr %.1e  %.2f it/s  ETA %d:%02d%s",
+                    tty ? "\r" : "", (long long)step, (long long)o->steps, (unsigned long long)epoch, loss_step, rate,
+                    ips, (int)(eta / 60), (int)eta % 60, tty ? "\033[K" : "\n");
         }
         if (stop_requested) break;
     }
+    if (!o->quiet && isatty(2)) fputc('\n', stderr);
     if (o->eval_draws > 0 && (st = eval_loss(&tr, o->eval_draws, &rep->eval_after, err))) goto done;
     /* final file: the base name, in --out (training.md §7.5) */
     if ((st = vkt_mkdirs(o->out_dir, err))) goto done;
-    snprintf(rep->out_path, sizeof rep->out_path, "%s/%s.pt", o->out_dir, tr.name);
+    snprintf(rep->out_path, sizeof rep->out_path, "%s/%s.%s", o->out_dir, tr.name, o->save_safetensors ? "safetensors" : "pt");
     if ((st = save(&tr, rep->out_path, tr.name, step, adam_step, lr.rate, err))) goto done;
     if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
     rep->steps_done = step;

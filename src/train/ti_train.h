@@ -63,6 +63,9 @@ typedef struct vkt_ti_opts {
     bool cosine;
     double lr_min;
     bool quiet;               /* no progress lines */
+    bool save_safetensors;    /* --save-format safetensors: kohya's emb_params instead of .pt */
+    double ema;               /* > 0: keep an EMA of the vectors with this beta, saved as NAME-ema */
+    int64_t ema_every;        /* EMA update every N steps (default 1) */
     int eval_draws;           /* > 0: fixed-draw evaluation loss before and after training */
     int fixed_draws;          /* > 0: train on the first N fixed draws (the evaluation's) only,
                                  cycling; an overfitting check, not for real training */

@@ -55,6 +55,12 @@ def data(p):
 sys.exit(0 if data(sys.argv[1]) == data(sys.argv[2]) else 1)
 PY
 check "resumed run equals the uninterrupted run" $?
+# kohya format and the EMA copy
+"$V" embedding train "${common[@]}" --embedding kf --steps 2 --save-format safetensors --ema 0.9 --log-dir "$D/lk" \
+    --out "$D/ok" >/dev/null 2>"$D/ek"; check "safetensors + ema run" $?
+"$V" info "$D/ok/kf.safetensors" 2>/dev/null | grep -q "kohya"; check "kohya emb_params written" $?
+[ -f "$D/ok/kf-ema.safetensors" ]; check "EMA copy written" $?
+cmp -s "$D/ok/kf.safetensors" "$D/ok/kf-ema.safetensors"; check "EMA differs from the raw vectors" $(( $? == 0 ? 1 : 0 ))
 # --config takes a run's settings file (webui names); later options override it
 cfg="$(ls "$D"/l1/*/full/settings-*.json)"
 "$V" embedding train --config "$cfg" --model "$M" --embedding cfgrun --steps 2 --log-dir "$D/l7" --out "$D/o7" --quiet >/dev/null 2>"$D/e9"
