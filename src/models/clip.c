@@ -44,6 +44,7 @@ struct vkt_clip_saved {
 
 const vkt_clip_config *vkt_clip_get_config(const vkt_clip *c) { return &c->cfg; }
 vkt_dtype vkt_clip_dtype(const vkt_clip *c) { return vkt_weights_dtype(c->w); }
+uint64_t vkt_clip_weight_bytes(const vkt_clip *c) { return vkt_weights_bytes(c->w); }
 const vkt_tensor *vkt_clip_token_table(const vkt_clip *c) { return &c->tok; }
 
 void vkt_clip_destroy(vkt_clip *c)

@@ -34,6 +34,7 @@ vkt_status vkt_clip_load(vkt_device *dev, const vkt_weight_source *src, vkt_dtyp
 void vkt_clip_destroy(vkt_clip *c);
 const vkt_clip_config *vkt_clip_get_config(const vkt_clip *c);
 vkt_dtype vkt_clip_dtype(const vkt_clip *c);
+uint64_t vkt_clip_weight_bytes(const vkt_clip *c); /* device bytes of the weights */
 /* The token embedding table [vocab, width] (e.g. to initialise an embedding from words). */
 const vkt_tensor *vkt_clip_token_table(const vkt_clip *c);
 

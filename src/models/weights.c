@@ -12,6 +12,7 @@ struct vkt_weights {
     vkt_dtype dt;
     vkt_tensor *ts; /* owned tensors */
     uint32_t n, cap;
+    vkt_buffer *placeholder; /* owned: what shapes-only tensors point at */
     uint64_t bytes, params;
 };
 
@@ -54,6 +55,7 @@ void vkt_weights_destroy(vkt_weights *w)
     if (!w) return;
     for (uint32_t i = 0; i < w->n; i++) vkt_tensor_free(w->dev, &w->ts[i]);
     free(w->ts);
+    vkt_buffer_destroy(w->dev, w->placeholder);
     free(w);
 }
 
@@ -82,6 +84,18 @@ static vkt_status load(vkt_weights *w, const vkt_weight_source *src, const char 
         snprintf(want + k, sizeof want - (size_t)k, "]");
         return vkt_fail(err, VKT_ERR_FORMAT, "%s: tensor \"%s\": %s %s, expected float %s", src->origin, full,
                         vkt_io_dtype_name(td->dtype), vkt_tensor_data_shape_str(td, got, sizeof got), want);
+    }
+    if (src->shapes_only) {
+        if (!w->placeholder) {
+            vkt_status st = vkt_buffer_create(w->dev, 256, VKT_MEM_DEVICE, "shapes-only weights", &w->placeholder, err);
+            if (st) return st;
+        }
+        vkt_tensor t = {.buf = w->placeholder, .dtype = dt, .ndim = ndim ? ndim : 1, .shape = {1}};
+        for (int i = 0; i < ndim; i++) t.shape[i] = td->shape[i];
+        w->bytes += vkt_tensor_bytes(&t);
+        w->params += vkt_tensor_data_numel(td);
+        *out = t;
+        return VKT_OK;
     }
     if (w->n == w->cap) {
         uint32_t cap = w->cap ? w->cap * 2 : 128;

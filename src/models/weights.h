@@ -11,6 +11,7 @@
 #ifndef VKT_MODELS_WEIGHTS_H
 #define VKT_MODELS_WEIGHTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -25,6 +26,11 @@ typedef struct vkt_weight_source {
     void *user;         /* borrowed */
     char prefix[96];    /* prepended to every key */
     const char *origin; /* file name for messages */
+    /* Shapes only: keys and shapes are checked as usual but no data is read or uploaded; every
+     * tensor is a view of one small placeholder buffer. For planning a step's memory
+     * (vkt_step_end_dry) for a model the device could not hold; such tensors must never reach a
+     * real dispatch. Their bytes still count in vkt_weights_bytes. */
+    bool shapes_only;
 } vkt_weight_source;
 
 vkt_weight_source vkt_weight_source_safetensors(vkt_safetensors *st, const char *prefix, const char *origin);
