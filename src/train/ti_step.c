@@ -7,6 +7,11 @@
 #include "nn/ops/cast.h"
 #include "nn/ops/loss.h"
 
+static void phase(const vkt_ti_step_opts *o, const char *name)
+{
+    if (o->on_phase) o->on_phase(o->phase_user, name);
+}
+
 vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet, const vkt_ti_step_io *io,
                               const vkt_ti_step_opts *o, vkt_ti_step_out *out, vkt_err *err)
 {
@@ -19,6 +24,7 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     bool grad_vectors = o->backward && text && io->src_idx && o->dvectors;
     vkt_tensor ctx;
     if (text) {
+        phase(o, "text fwd");
         if ((st = vkt_clip_fwd(s, clip, io->ids, io->src_idx, io->vectors, io->multipliers, o->clip_skip, &ctx,
                                grad_vectors ? &csv : NULL, err)))
             goto done;
@@ -28,6 +34,7 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     }
     out->context = ctx;
     /* x_t = a·x0 + b·ε with per-sample a, b */
+    phase(o, "unet fwd");
     const vkt_tensor *x0 = io->latent;
     vkt_tensor ax, bx;
     if ((st = vkt_step_tensor(s, dt, 4, x0->shape, "a x0", &ax, err)) ||
@@ -40,6 +47,7 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
     if ((st = vkt_unet_fwd(unet, s, &out->x_noisy, io->timestep, &ctx, o->hook, &out->eps, o->backward ? &usv : NULL, err)))
         goto done;
     /* the loss is computed in f32 */
+    phase(o, "loss");
     vkt_tensor eps32 = out->eps;
     if (dt != VKT_F32) {
         if ((st = vkt_step_tensor(s, VKT_F32, 4, x0->shape, "eps f32", &eps32, err)) ||
@@ -66,9 +74,11 @@ vkt_status vkt_ti_step_record(vkt_step *s, const vkt_clip *clip, vkt_unet *unet,
             goto done;
     }
     if ((st = vkt_step_tensor(s, dt, 3, ctx.shape, "d context", &out->dcontext, err))) goto done;
+    phase(o, "unet bwd");
     if ((st = vkt_unet_bwd(unet, s, usv, &deps, &out->dcontext, VKT_GRAD_OVERWRITE, err))) goto done;
     out->has_dcontext = true;
     if (grad_vectors) {
+        phase(o, "text bwd");
         if (S == 1.0f) {
             st = vkt_clip_bwd(s, clip, csv, &out->dcontext, o->dvectors, o->grad_mode, err);
         } else {

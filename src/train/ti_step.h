@@ -38,6 +38,11 @@ typedef struct vkt_ti_step_opts {
     vkt_tensor *dvectors;   /* f32 [N, W] (with backward and learned vectors) */
     bool want_context_grad; /* keep d context (eval's grad_context) */
     const vkt_unet_kv_hook *hook; /* NULL, or the UNet's k/v hook (hypernetworks, models/hypernetwork.h) */
+    /* Optional: called as each phase starts recording ("text fwd", "unet fwd" (with the noising),
+     * "loss" (forward and backward), "unet bwd", "text bwd"), so a profiler can group the
+     * step's commands (`vktrain bench step`). */
+    void (*on_phase)(void *user, const char *phase);
+    void *phase_user;
 } vkt_ti_step_opts;
 
 /* Step tensors the caller may read after the step (all kept). */
