@@ -25,8 +25,6 @@ enum { PH_INPUTS, PH_TEXT_FWD, PH_UNET_FWD, PH_LOSS, PH_UNET_BWD, PH_TEXT_BWD, P
 #define T_TOKENS 77
 #define MAX_MARKS 16
 #define MAX_LABELS 256
-#define BOS_ID 49406
-#define EOS_ID 49407
 
 /* A host input: a persistent device tensor, its region of the staging buffer, its host values. */
 typedef struct input {
@@ -57,6 +55,7 @@ typedef struct bench_ctx {
     vkt_step *s, *s_opt;
     vkt_dtype dt;
     int64_t B, h, w, N, W;
+    int32_t vocab; /* the start/end ids are the last two rows (49406, 49407 in SD1) */
     input in[N_INPUTS];
     bool has_noise32;
     vkt_tensor vectors, dvectors, m, v; /* owned, f32 [N, W] */
@@ -175,6 +174,9 @@ static vkt_status load_models(bench_ctx *c, vkt_err *err)
                         "size %dx%d: the latent %lldx%lld must be divisible by %lld for this UNet",
                         o->width, o->height, (long long)c->w, (long long)c->h, (long long)div);
     c->W = cc->width;
+    c->vocab = cc->vocab;
+    if (c->vocab < 3)
+        return vkt_fail(err, VKT_ERR_FORMAT, "%s: vocabulary of %d tokens", o->model, cc->vocab);
     c->r->unet_channels = uc->mc;
     c->r->context_dim = uc->ctx;
     c->r->unet_levels = uc->n_levels;
@@ -286,9 +288,10 @@ static void draw_inputs(bench_ctx *c, int64_t k)
     for (int64_t b = 0; b < c->B; b++) {
         int32_t *row = ids + b * T_TOKENS, *srow = src + b * T_TOKENS;
         int64_t at = 1 + (int64_t)vkt_rng_below(&rng, (uint64_t)L + 1);
-        row[0] = BOS_ID;
+        row[0] = c->vocab - 2;
         for (int64_t i = 1; i < T_TOKENS; i++) {
-            row[i] = i <= L + c->N ? (int32_t)vkt_rng_below(&rng, 49400) : EOS_ID;
+            row[i] =
+                i <= L + c->N ? (int32_t)vkt_rng_below(&rng, (uint64_t)c->vocab - 2) : c->vocab - 1;
             srow[i] = i >= at && i < at + c->N ? (int32_t)(i - at) : -1;
         }
         srow[0] = -1;

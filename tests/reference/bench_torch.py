@@ -1,0 +1,618 @@
+#!/usr/bin/python3
+"""The textual-inversion training step of `vktrain bench step`, in PyTorch, for side-by-side runs.
+
+One step: CLIP text encoder forward with the learned vectors substituted at their placements,
+x_t = sqrt(abar_t)·x0 + sqrt(1-abar_t)·ε, UNet forward, ε-MSE loss (f32), backward to the vectors
+(frozen weights, no weight gradients), AdamW (lr 5e-3, betas 0.9/0.999, eps 1e-8, no weight
+decay). Inputs are drawn on the host every step (random prompt with the N vectors at a random
+position, latent, noise, timestep) before the step's timing starts; the copies to the device,
+the step, the optimizer and reading the loss back are timed, as in vktrain.
+
+The model is the SD1 architecture of sd_ref.py (../shared/spec/sd1-architecture.md) built from
+torch's own layers (Conv2d, Linear, GroupNorm, LayerNorm, scaled_dot_product_attention when
+torch has it), every dim inferred from the checkpoint, head counts from the `vktrain.*_heads`
+metadata. `--selfcheck` compares one step's loss and vector gradient with sd_ref.py (float64).
+
+Precision: fp16 = fp16 weights with torch.autocast(float16) (the webui's TI setup); fp32 = fp32
+weights, no autocast. CPU runs use fp32 (no fp16 convolutions on CPU).
+Modes: eager, compile (torch.compile of the text encoder and the UNet; torch 2.x), or both.
+
+Output (--json): one document per mode in the shape of `vktrain bench step --json` (a JSON list
+when several modes run). Fields vktrain has and torch does not (the planned memory, command
+count) are null; memory.peak_bytes is torch.cuda.max_memory_allocated over the timed steps,
+reserved_bytes max_memory_reserved. Phase times (eager only) come from CUDA events (CPU: host
+clock) at the phase boundaries; the end of the UNet backward is a hook on d context.
+
+    /usr/bin/python3 tests/reference/bench_torch.py --model sd15.safetensors --json
+    /usr/bin/python3 tests/reference/bench_torch.py --model tiny.safetensors --size 64 --steps 2
+
+Needs torch and numpy only (no safetensors package).
+"""
+import argparse
+import contextlib
+import json
+import math
+import os
+import statistics
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CLIP_PREFIX = "cond_stage_model.transformer.text_model."
+UNET_PREFIX = "model.diffusion_model."
+BOS, EOS, T_TOKENS = 49406, 49407, 77
+PHASES = ["inputs", "text_fwd", "unet_fwd", "loss", "unet_bwd", "text_bwd", "optimizer"]
+_ST_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+              "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+# --------------------------------------------------------------------------------------------
+# safetensors (memory-mapped; the file can be 2 GB)
+# --------------------------------------------------------------------------------------------
+
+def st_open(path, prefixes):
+    """Tensors whose names start with one of prefixes, as numpy views of a memory map; metadata."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n).decode("utf-8"))
+    meta = header.pop("__metadata__", {}) or {}
+    mm = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    out = {}
+    for name, h in header.items():
+        if not any(name.startswith(p) for p in prefixes):
+            continue
+        b, e = h["data_offsets"]
+        dt = np.dtype(_ST_DTYPES[h["dtype"]]).newbyteorder("<")
+        out[name] = mm[b:e].view(dt).reshape(h["shape"])
+    return out, meta
+
+
+def sub_state(sd, prefix):
+    """CPU tensors in the file's dtype; load_state_dict converts them into the modules'."""
+    return {k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in sd.items() if k.startswith(prefix)}
+
+
+# --------------------------------------------------------------------------------------------
+# Model (module names follow the checkpoint keys, so load_state_dict maps them)
+# --------------------------------------------------------------------------------------------
+
+HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
+
+
+def attention(q, k, v, heads, causal=False, use_sdpa=True):
+    """[B, T, C] with heads in the channel dim (head h = channels h*D..h*D+D-1), scale D^-1/2."""
+    B, Tq, C = q.shape
+    Tk, D = k.shape[1], C // heads
+    q, k, v = (t.reshape(B, -1, heads, D).transpose(1, 2) for t in (q, k, v))
+    if use_sdpa and HAS_SDPA:
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    else:
+        s = torch.matmul(q, k.transpose(-1, -2)) * (D ** -0.5)
+        if causal:
+            s = s.masked_fill(torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+        o = torch.matmul(s.softmax(dim=-1), v)
+    return o.transpose(1, 2).reshape(B, Tq, C)
+
+
+class ClipLayer(nn.Module):
+    def __init__(self, w, mlp, heads, use_sdpa):
+        super().__init__()
+        self.heads, self.use_sdpa = heads, use_sdpa
+        self.layer_norm1, self.layer_norm2 = nn.LayerNorm(w), nn.LayerNorm(w)
+        self.self_attn = nn.Module()
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            setattr(self.self_attn, n, nn.Linear(w, w))
+        self.mlp = nn.Module()
+        self.mlp.fc1, self.mlp.fc2 = nn.Linear(w, mlp), nn.Linear(mlp, w)
+
+    def forward(self, x):
+        a = self.self_attn
+        h = self.layer_norm1(x)
+        x = x + a.out_proj(attention(a.q_proj(h), a.k_proj(h), a.v_proj(h), self.heads, True, self.use_sdpa))
+        h = self.mlp.fc1(self.layer_norm2(x))
+        return x + self.mlp.fc2(h * torch.sigmoid(1.702 * h))  # quick_gelu
+
+
+class ClipText(nn.Module):
+    def __init__(self, sd, heads, use_sdpa):
+        super().__init__()
+        vocab, w = sd["embeddings.token_embedding.weight"].shape
+        npos = sd["embeddings.position_embedding.weight"].shape[0]
+        layers = 0
+        while f"encoder.layers.{layers}.mlp.fc1.weight" in sd:
+            layers += 1
+        mlp = sd["encoder.layers.0.mlp.fc1.weight"].shape[0]
+        self.width, self.layers = w, layers
+        self.embeddings = nn.Module()
+        self.embeddings.token_embedding = nn.Embedding(vocab, w)
+        self.embeddings.position_embedding = nn.Embedding(npos, w)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(ClipLayer(w, mlp, heads or w // 64, use_sdpa) for _ in range(layers))
+        self.final_layer_norm = nn.LayerNorm(w)
+
+    def forward(self, ids, src, vectors, clip_skip=1):
+        """ids, src: [B, 77]; src >= 0 puts vectors[src] at that position (the TI substitution)."""
+        e = self.embeddings.token_embedding(ids)
+        vec = vectors.to(e.dtype)[src.clamp(min=0)]
+        x = torch.where((src >= 0)[..., None], vec, e) + self.embeddings.position_embedding.weight[: ids.shape[1]]
+        for l in range(self.layers + 1 - clip_skip):
+            x = self.encoder.layers[l](x)
+        return self.final_layer_norm(x)
+
+
+def gn(c, eps):
+    return nn.GroupNorm(32, c, eps=eps)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, temb, skip):
+        super().__init__()
+        self.in_layers = nn.Sequential(gn(cin, 1e-5), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1))
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(temb, cout))
+        self.out_layers = nn.Sequential(gn(cout, 1e-5), nn.SiLU(), nn.Dropout(0.0), nn.Conv2d(cout, cout, 3, padding=1))
+        self.skip_connection = nn.Conv2d(cin, cout, 1) if skip else nn.Identity()
+
+    def forward(self, x, emb):
+        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
+        return self.skip_connection(x) + self.out_layers(h)
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, c, ctx, heads, use_sdpa):
+        super().__init__()
+        self.heads, self.use_sdpa = heads, use_sdpa
+        self.to_q = nn.Linear(c, c, bias=False)
+        self.to_k = nn.Linear(ctx, c, bias=False)
+        self.to_v = nn.Linear(ctx, c, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(c, c), nn.Dropout(0.0)])
+
+    def forward(self, x, context=None):
+        c = x if context is None else context
+        return self.to_out[0](attention(self.to_q(x), self.to_k(c), self.to_v(c), self.heads, False, self.use_sdpa))
+
+
+class GEGLU(nn.Module):
+    def __init__(self, c, inner):
+        super().__init__()
+        self.proj = nn.Linear(c, inner * 2)
+
+    def forward(self, x):
+        v, g = self.proj(x).chunk(2, dim=-1)  # value first, gate second
+        return v * F.gelu(g)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, c, ctx, heads, inner, use_sdpa):
+        super().__init__()
+        self.attn1 = CrossAttention(c, c, heads, use_sdpa)
+        self.attn2 = CrossAttention(c, ctx, heads, use_sdpa)
+        self.ff = nn.Module()
+        self.ff.net = nn.ModuleList([GEGLU(c, inner), nn.Dropout(0.0), nn.Linear(inner, c)])
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(c), nn.LayerNorm(c), nn.LayerNorm(c)
+
+    def forward(self, h, context):
+        h = self.attn1(self.norm1(h)) + h
+        h = self.attn2(self.norm2(h), context) + h
+        n = self.ff.net
+        return n[2](n[0](self.norm3(h))) + h
+
+
+class SpatialTransformer(nn.Module):
+    def __init__(self, c, ctx, heads, depth, inner, use_sdpa):
+        super().__init__()
+        self.norm = gn(c, 1e-6)
+        self.proj_in = nn.Conv2d(c, c, 1)
+        self.transformer_blocks = nn.ModuleList(TransformerBlock(c, ctx, heads, inner, use_sdpa) for _ in range(depth))
+        self.proj_out = nn.Conv2d(c, c, 1)
+
+    def forward(self, x, context):
+        B, C, H, W = x.shape
+        h = self.proj_in(self.norm(x)).permute(0, 2, 3, 1).reshape(B, H * W, C)
+        for blk in self.transformer_blocks:
+            h = blk(h, context)
+        return self.proj_out(h.reshape(B, H, W, C).permute(0, 3, 1, 2)) + x
+
+
+class Downsample(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.op = nn.Conv2d(c, c, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class Upsample(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class Seq(nn.ModuleList):
+    """TimestepEmbedSequential: ResBlocks get the time embedding, transformers the context."""
+
+    def forward(self, h, emb, context):
+        for m in self:
+            if isinstance(m, ResBlock):
+                h = m(h, emb)
+            elif isinstance(m, SpatialTransformer):
+                h = m(h, context)
+            else:
+                h = m(h)
+        return h
+
+
+class UNet(nn.Module):
+    """LDM openaimodel.UNetModel (SD1); the structure is read from the state dict's keys."""
+
+    def __init__(self, sd, heads, use_sdpa):
+        super().__init__()
+        mc, cin = sd["input_blocks.0.0.weight"].shape[:2]
+        temb = sd["time_embed.0.weight"].shape[0]
+        ctx = next(v.shape[1] for k, v in sd.items() if k.endswith("attn2.to_k.weight"))
+        self.mc = mc
+        self.ctx = ctx
+
+        def st(p, c):
+            depth = 0
+            while f"{p}transformer_blocks.{depth}.norm1.weight" in sd:
+                depth += 1
+            inner = sd[f"{p}transformer_blocks.0.ff.net.2.weight"].shape[1]
+            return SpatialTransformer(c, ctx, heads, depth, inner, use_sdpa)
+
+        def res(p):
+            return ResBlock(sd[p + "in_layers.0.weight"].shape[0], sd[p + "in_layers.2.weight"].shape[0], temb,
+                            p + "skip_connection.weight" in sd)
+
+        self.time_embed = nn.Sequential(nn.Linear(mc, temb), nn.SiLU(), nn.Linear(temb, temb))
+        blocks = [Seq([nn.Conv2d(cin, mc, 3, padding=1)])]
+        i = 1
+        while f"input_blocks.{i}.0.op.weight" in sd or f"input_blocks.{i}.0.in_layers.0.weight" in sd:
+            p = f"input_blocks.{i}."
+            if p + "0.op.weight" in sd:
+                blocks.append(Seq([Downsample(sd[p + "0.op.weight"].shape[0])]))
+            else:
+                r = res(p + "0.")
+                mods = [r]
+                if p + "1.proj_in.weight" in sd:
+                    mods.append(st(p + "1.", sd[p + "1.proj_in.weight"].shape[0]))
+                blocks.append(Seq(mods))
+            i += 1
+        self.input_blocks = nn.ModuleList(blocks)
+        c_mid = sd["middle_block.0.in_layers.0.weight"].shape[0]
+        self.middle_block = Seq([res("middle_block.0."), st("middle_block.1.", c_mid), res("middle_block.2.")])
+        outs = []
+        o = 0
+        while f"output_blocks.{o}.0.in_layers.0.weight" in sd:
+            p = f"output_blocks.{o}."
+            mods = [res(p + "0.")]
+            for s in (1, 2):
+                if f"{p}{s}.proj_in.weight" in sd:
+                    mods.append(st(f"{p}{s}.", sd[f"{p}{s}.proj_in.weight"].shape[0]))
+                elif f"{p}{s}.conv.weight" in sd:
+                    mods.append(Upsample(sd[f"{p}{s}.conv.weight"].shape[0]))
+            outs.append(Seq(mods))
+            o += 1
+        self.output_blocks = nn.ModuleList(outs)
+        cout = sd["out.0.weight"].shape[0]
+        self.out = nn.Sequential(gn(cout, 1e-5), nn.SiLU(), nn.Conv2d(cout, sd["out.2.weight"].shape[0], 3, padding=1))
+        self.n_levels = 1 + sum(1 for b in blocks if isinstance(b[0], Downsample))
+
+    def forward(self, x, t, context):
+        half = self.mc // 2
+        wdt = self.time_embed[0].weight.dtype
+        fdt = torch.float64 if wdt == torch.float64 else torch.float32
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=x.device, dtype=fdt) / half)
+        args = t.to(fdt)[:, None] * freqs[None]
+        t0 = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # cos first
+        emb = self.time_embed(t0.to(wdt))
+        hs = []
+        h = x
+        for b in self.input_blocks:
+            h = b(h, emb, context)
+            hs.append(h)
+        h = self.middle_block(h, emb, context)
+        for b in self.output_blocks:
+            h = b(torch.cat([h, hs.pop()], dim=1), emb, context)  # current first, skip second
+        return self.out(h)
+
+
+def schedule_sqrt_abar():
+    betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
+    abar = np.cumprod(1.0 - betas)
+    return np.sqrt(abar), np.sqrt(1.0 - abar)
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------------------------
+
+class Inputs:
+    """Host draws of one step (numpy, seeded per step like vktrain's)."""
+
+    def __init__(self, seed, k, B, N, h, w, sa, sb):
+        r = np.random.default_rng([seed, k])
+        L = min(int(r.integers(3, 21)), T_TOKENS - 2 - N)
+        self.ids = np.full((B, T_TOKENS), EOS, dtype=np.int64)
+        self.src = np.full((B, T_TOKENS), -1, dtype=np.int64)
+        self.ids[:, 0] = BOS
+        self.ids[:, 1:1 + L + N] = r.integers(0, 49400, size=(B, L + N))
+        t = r.integers(0, 1000, size=B)
+        for b in range(B):
+            at = 1 + int(r.integers(0, L + 1))
+            self.src[b, at:at + N] = np.arange(N)
+        self.t = t
+        self.a = sa[t].astype(np.float32)
+        self.b = sb[t].astype(np.float32)
+        self.latent = r.standard_normal((B, 4, h, w), dtype=np.float32)
+        self.noise = r.standard_normal((B, 4, h, w), dtype=np.float32)
+
+
+class Timer:
+    """Phase marks: CUDA events on the GPU, the host clock on the CPU."""
+
+    def __init__(self, cuda):
+        self.cuda = cuda
+        self.marks = {}
+
+    def mark(self, name):
+        if self.cuda:
+            e = torch.cuda.Event(enable_timing=True)
+            e.record()
+            self.marks[name] = e
+        else:
+            self.marks[name] = time.perf_counter()
+
+    def phases(self):
+        order = ["start"] + PHASES
+        out = {}
+        for a, b in zip(order, order[1:]):
+            if self.cuda:
+                out[b] = self.marks[a].elapsed_time(self.marks[b])
+            else:
+                out[b] = (self.marks[b] - self.marks[a]) * 1e3
+        return out
+
+
+def run_mode(args, mode, model, device, dtype, log):
+    clip, unet = model["clip"], model["unet"]
+    cuda = device.type == "cuda"
+    B, N = args.batch, args.vectors
+    h, w = args.height // 8, args.width // 8
+    sa, sb = schedule_sqrt_abar()
+    gen = np.random.default_rng([args.seed, 0xBEC])
+    vectors = torch.tensor(gen.standard_normal((N, clip.width)) * 0.015, dtype=torch.float32, device=device,
+                           requires_grad=True)
+    opt = torch.optim.AdamW([vectors], lr=5e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    autocast = dtype == torch.float16
+    clip_f, unet_f = clip, unet
+    if mode == "compile":
+        clip_f, unet_f = torch.compile(clip), torch.compile(unet)
+    ms, losses, phase_runs = [], [], []
+
+    def step(inp, timer):
+        if timer:
+            timer.mark("start")
+        ids = torch.from_numpy(inp.ids).to(device, non_blocking=True)
+        src = torch.from_numpy(inp.src).to(device, non_blocking=True)
+        x0 = torch.from_numpy(inp.latent).to(device, non_blocking=True)
+        eps = torch.from_numpy(inp.noise).to(device, non_blocking=True)
+        t = torch.from_numpy(inp.t).to(device, non_blocking=True)
+        ca = torch.from_numpy(inp.a).to(device, non_blocking=True)[:, None, None, None]
+        cb = torch.from_numpy(inp.b).to(device, non_blocking=True)[:, None, None, None]
+        if timer:
+            timer.mark("inputs")
+        with torch.autocast(device.type, dtype=torch.float16) if autocast else contextlib.nullcontext():
+            context = clip_f(ids, src, vectors, args.clip_skip)
+            if timer:
+                timer.mark("text_fwd")
+                context.register_hook(lambda g: timer.mark("unet_bwd"))
+            x_t = ca * x0 + cb * eps
+            pred = unet_f(x_t.to(dtype), t, context)
+            if timer:
+                timer.mark("unet_fwd")
+        loss = F.mse_loss(pred.float(), eps.float())
+        if timer:
+            timer.mark("loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if timer:
+            timer.mark("text_bwd")
+        opt.step()
+        if timer:
+            timer.mark("optimizer")
+        return loss.item()  # the host reads the loss every step, as vktrain does
+
+    total = args.warmup + args.steps
+    for k in range(total):
+        if k == args.warmup and cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        inp = Inputs(args.seed, k, B, N, h, w, sa, sb)  # drawn outside the timing, like vktrain's
+        t0 = time.perf_counter()
+        loss = step(inp, None)
+        t1 = time.perf_counter()
+        if k == 0 or k == total - 1:
+            losses.append(loss)
+        if k >= args.warmup:
+            ms.append((t1 - t0) * 1e3)
+        if t1 - t0 > 2.0:
+            log(f"{mode} step {k}: {(t1 - t0) * 1e3:.1f} ms, loss {loss:.6g}")
+    peak = torch.cuda.max_memory_allocated() if cuda else None
+    reserved = torch.cuda.max_memory_reserved() if cuda else None
+    phases = None
+    if mode == "eager" and args.profile_steps > 0:
+        for p in range(args.profile_steps):
+            timer = Timer(cuda)
+            step(Inputs(args.seed, total + p, B, N, h, w, sa, sb), timer)
+            if cuda:
+                torch.cuda.synchronize()
+            phase_runs.append(timer.phases())
+        phases = {k: statistics.median(r[k] for r in phase_runs) for k in PHASES}
+    weights = sum(p.numel() * p.element_size() for m in (clip, unet) for p in m.parameters())
+    if cuda:
+        dev_name = torch.cuda.get_device_name(device)
+        driver = f"torch {torch.__version__}, CUDA {torch.version.cuda}"
+    else:
+        dev_name = "cpu"
+        driver = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return {
+        "bench": "step",
+        "impl": f"torch-{mode}",
+        "device": dev_name,
+        "driver": driver,
+        "model": args.model,
+        "precision": "fp16" if dtype == torch.float16 else "fp32",
+        "batch": B, "width": args.width, "height": args.height, "vectors": N,
+        "steps": args.steps, "warmup": args.warmup, "plan_only": False,
+        "ms_per_step": {"median": statistics.median(ms), "min": min(ms), "max": max(ms),
+                        "mean": statistics.fmean(ms) if hasattr(statistics, "fmean") else sum(ms) / len(ms)},
+        "gpu_ms_per_step": sum(phases.values()) if phases else None,
+        "phases_ms": phases,
+        "memory": {"peak_bytes": peak, "reserved_bytes": reserved, "weights_bytes": weights,
+                   "plan_activation_bytes": None, "plan_naive_bytes": None, "other_bytes": None,
+                   "planned_total_bytes": None},
+        "loss": {"first": losses[0], "last": losses[-1]},
+        "model_dims": {"unet_channels": unet.mc, "unet_levels": unet.n_levels, "context_dim": unet.ctx,
+                       "clip_width": clip.width, "clip_layers": clip.layers},
+        "commands": None,
+        "sdpa": HAS_SDPA and not args.no_sdpa,
+    }
+
+
+def load_model(path, device, dtype, use_sdpa):
+    sd, meta = st_open(path, (CLIP_PREFIX, UNET_PREFIX))
+    csd = sub_state(sd, CLIP_PREFIX)
+    csd.pop("embeddings.position_ids", None)
+    usd = sub_state(sd, UNET_PREFIX)
+    clip_heads = int(meta["vktrain.clip_heads"]) if "vktrain.clip_heads" in meta else 0
+    unet_heads = int(meta["vktrain.unet_heads"]) if "vktrain.unet_heads" in meta else 8
+    clip = ClipText(csd, clip_heads, use_sdpa)
+    unet = UNet(usd, unet_heads, use_sdpa)
+    for m, s, what in ((clip, csd, "text encoder"), (unet, usd, "UNet")):
+        missing, unexpected = m.load_state_dict(s, strict=False)
+        if missing or unexpected:
+            raise SystemExit(f"bench_torch: {path}: {what}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        m.to(device=device, dtype=dtype)
+        m.requires_grad_(False)
+        m.eval()
+    return {"clip": clip, "unet": unet, "meta": meta}
+
+
+def selfcheck(args):
+    """One fixed step in float64 against sd_ref.py: loss and d loss / d vectors."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sd_ref
+    device = torch.device("cpu")
+    model = load_model(args.model, device, torch.float64, True)
+    sd_np, meta = sd_ref.st_load(args.model)
+    ref = sd_ref.SDModel(sd_np, meta, torch.float64)
+    sa, sb = schedule_sqrt_abar()
+    h, w = args.height // 8, args.width // 8
+    inp = Inputs(args.seed, 0, args.batch, args.vectors, h, w, sa, sb)
+    vec = torch.tensor(np.random.default_rng(1).standard_normal((args.vectors, model["clip"].width)) * 0.1,
+                       dtype=torch.float64, requires_grad=True)
+    ids, src = torch.from_numpy(inp.ids), torch.from_numpy(inp.src)
+    ctx = model["clip"](ids, src, vec, args.clip_skip)
+    x0, eps = torch.from_numpy(inp.latent).double(), torch.from_numpy(inp.noise).double()
+    t = torch.from_numpy(inp.t)
+    # the float32 tables, as vktrain and sd_ref.add_noise use them
+    x_t = (torch.from_numpy(inp.a).double()[:, None, None, None] * x0 +
+           torch.from_numpy(inp.b).double()[:, None, None, None] * eps)
+    loss = F.mse_loss(model["unet"](x_t, t, ctx), eps)
+    (g,) = torch.autograd.grad(loss, [vec])
+    # sd_ref: learned_at is the first position of the vectors per sample
+    at = np.array([[int(np.flatnonzero(inp.src[b] == 0)[0])] for b in range(args.batch)])
+    case = {"input_ids": inp.ids.astype(np.int32), "learned": vec.detach().numpy(), "learned_at": at.astype(np.int32),
+            "latent": inp.latent.astype(np.float64), "noise": inp.noise.astype(np.float64),
+            "timestep": inp.t.astype(np.int32)}
+    out = sd_ref.run_case(ref, case, clip_skip=args.clip_skip)
+    dl = abs(float(loss) - float(out["loss"][0])) / abs(float(out["loss"][0]))
+    dg = float(np.abs(g.numpy() - out["grad_learned"]).max() / np.abs(out["grad_learned"]).max())
+    print(f"selfcheck vs sd_ref.py (float64, {args.width}x{args.height}, batch {args.batch}): "
+          f"loss {float(loss):.10g} vs {float(out['loss'][0]):.10g} (rel {dl:.2e}), "
+          f"d vectors max rel {dg:.2e}")
+    return 0 if dl < 1e-9 and dg < 1e-7 else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--width", type=int)
+    ap.add_argument("--height", type=int)
+    ap.add_argument("--vectors", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--profile-steps", type=int, default=5)
+    ap.add_argument("--clip-skip", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mode", choices=["eager", "compile", "both"], default=None,
+                    help="default: both where torch.compile and CUDA exist, else eager")
+    ap.add_argument("--device", default=None, help="cuda or cpu (default cuda when available)")
+    ap.add_argument("--no-sdpa", action="store_true", help="plain softmax attention even on torch 2.x")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--selfcheck", action="store_true", help="compare one float64 step with sd_ref.py")
+    args = ap.parse_args()
+    args.width = args.width or args.size
+    args.height = args.height or args.size
+    if args.width % 8 or args.height % 8 or not 1 <= args.vectors <= 75 or args.steps < 1:
+        ap.error("size must be a multiple of 8, vectors 1..75, steps >= 1")
+    if args.selfcheck:
+        return selfcheck(args)
+
+    def log(msg):
+        print(f"bench_torch: {msg}", file=sys.stderr, flush=True)
+
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = torch.float16 if args.precision == "fp16" else torch.float32
+    if device.type == "cpu" and dtype == torch.float16:
+        log("fp16 convolutions do not run on the CPU: using fp32")
+        dtype = torch.float32
+    has_compile = hasattr(torch, "compile")
+    modes = {"eager": ["eager"], "compile": ["compile"], "both": ["eager", "compile"]}[
+        args.mode or ("both" if has_compile and device.type == "cuda" else "eager")]
+    if "compile" in modes and not has_compile:
+        log(f"torch {torch.__version__} has no torch.compile: eager only")
+        modes = ["eager"]
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # fp32 mode: what PyTorch trainers enable
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    t0 = time.perf_counter()
+    model = load_model(args.model, device, dtype, not args.no_sdpa)
+    log(f"loaded {args.model} in {time.perf_counter() - t0:.1f} s on {device}")
+    docs = []
+    for mode in modes:
+        docs.append(run_mode(args, mode, model, device, dtype, log))
+    if args.json:
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    else:
+        for d in docs:
+            m = d["ms_per_step"]
+            print(f"{d['impl']} on {d['device']} ({d['driver']}): {d['precision']}, batch {d['batch']}, "
+                  f"{d['width']}x{d['height']}, {d['vectors']} vector(s)")
+            print(f"  ms/step: median {m['median']:.2f} (min {m['min']:.2f}, mean {m['mean']:.2f}, "
+                  f"max {m['max']:.2f}) over {d['steps']} steps after {d['warmup']} warm-up")
+            mem = d["memory"]
+            if mem["peak_bytes"] is not None:
+                print(f"  memory: peak {mem['peak_bytes'] / 2**20:.1f} MiB allocated, "
+                      f"{mem['reserved_bytes'] / 2**20:.1f} MiB reserved, weights {mem['weights_bytes'] / 2**20:.1f} MiB")
+            print(f"  loss: first {d['loss']['first']:.6g}, last {d['loss']['last']:.6g}")
+            if d["phases_ms"]:
+                print("  ms/step by phase: " + "  ".join(f"{k} {v:.3f}" for k, v in d["phases_ms"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
