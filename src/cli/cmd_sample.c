@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "base/fault.h"
+#include "base/pyfmt.h"
 #include "cli/cli.h"
 #include "io/embedding_db.h"
 #include "io/hash.h"
 #include "io/image.h"
 #include "io/model_file.h"
+#include "models/hypernetwork.h"
 #include "models/weights.h"
 #include "train/embedding_names.h"
 #include "train/txt2img.h"
@@ -41,6 +43,9 @@ static const char *HELP =
     "  --pad-cond-uncond     pad prompt and negative prompt to one length (webui option)\n"
     "  --embeddings DIR      textual-inversion embeddings to find in the prompts (a folder loaded\n"
     "                        as the webui does: .pt, .bin, .safetensors, .png, .webp)\n"
+    "  --hypernetwork F[:S]  apply a webui hypernetwork .pt with strength S (default 1) to every\n"
+    "                        attention's k/v input; repeat to chain up to 8 in order. The infotext's\n"
+    "                        prompt gets <hypernet:NAME:S> for each, as the webui writes it\n"
     "  --out FILE.png        output (default sample.png); a batch writes FILE-0.png, FILE-1.png, ...\n"
     "  --precision P         fp32 (default) or fp16 storage\n"
     "  --device D            device index or name substring\n"
@@ -49,6 +54,8 @@ static const char *HELP =
 
 typedef struct sample_args {
     const char *model, *vae, *prompt, *negative, *embeddings, *out, *device;
+    const char *hn[8]; /* --hypernetwork FILE[:STRENGTH], in order */
+    int n_hn;
     vkt_txt2img_opts o;
     int64_t seed; /* -1: random */
     vkt_dtype dtype;
@@ -96,6 +103,10 @@ static int parse(int argc, char **argv, sample_args *a)
         else if (vkt_cli_opt(argc, argv, &i, "--prompt", &v, &missing)) a->prompt = v;
         else if (vkt_cli_opt(argc, argv, &i, "--negative-prompt", &v, &missing)) a->negative = v;
         else if (vkt_cli_opt(argc, argv, &i, "--embeddings", &v, &missing)) a->embeddings = v;
+        else if (vkt_cli_opt(argc, argv, &i, "--hypernetwork", &v, &missing)) {
+            if (!missing && a->n_hn == 8) return vkt_cli_usage("sample", "at most 8 --hypernetwork");
+            if (!missing) a->hn[a->n_hn++] = v;
+        }
         else if (vkt_cli_opt(argc, argv, &i, "--out", &v, &missing)) a->out = v;
         else if (vkt_cli_opt(argc, argv, &i, "--device", &v, &missing)) a->device = v;
         else if (vkt_cli_opt(argc, argv, &i, "--steps", &v, &missing)) {
@@ -134,6 +145,35 @@ static int parse(int argc, char **argv, sample_args *a)
     if (!a->model || !a->prompt) return vkt_cli_usage("sample", "--model and --prompt are required");
     if (!*a->out) return vkt_cli_usage("sample", "--out needs a file name");
     return 0;
+}
+
+/* "FILE[:STRENGTH]": the strength is the text after the last ':' when it is a number. */
+static void split_hn(const char *arg, char *file, size_t cap, double *strength)
+{
+    const char *c = strrchr(arg, ':');
+    char *end = NULL;
+    double v = c ? strtod(c + 1, &end) : 0;
+    bool num = c && c[1] && end && !*end && v == v;
+    size_t n = num ? (size_t)(c - arg) : strlen(arg);
+    snprintf(file, cap, "%.*s", (int)(n < cap ? n : cap - 1), arg);
+    *strength = num ? v : 1.0;
+}
+
+/* The webui's infotext prompt with hypernetworks: extra_networks_hypernet appends
+ * <hypernet:NAME:MULTIPLIER> (NAME = the file stem, the multiplier as Python prints a float). */
+static char *hn_prompt(const char *prompt, vkt_hypernetwork *const *hns, char names[][256], int n)
+{
+    size_t len = strlen(prompt) + 1;
+    for (int j = 0; j < n; j++) len += strlen(names[j]) + 16 + VKT_PYFMT_FLOAT_MAX;
+    char *out = vkt_malloc(len);
+    if (!out) return NULL;
+    size_t k = (size_t)snprintf(out, len, "%s", prompt);
+    for (int j = 0; j < n && k < len; j++) {
+        char f[VKT_PYFMT_FLOAT_MAX];
+        k += (size_t)snprintf(out + k, len - k, "<hypernet:%s:%s>", names[j],
+                              vkt_pyfmt_float((double)hns[j]->multiplier, f));
+    }
+    return out;
 }
 
 /* processing.get_fixed_seed: -1 becomes random.randrange(4294967294). */
@@ -278,7 +318,10 @@ static vkt_status run(sample_args *a, vkt_err *err)
     vkt_embedding_db *db = NULL;
     vkt_prompt_embs *pe = NULL;
     vkt_tensor emb_vectors = {0};
-    char *extra = NULL;
+    vkt_hypernetwork *hns[8] = {0};
+    vkt_hn_hook *hook = NULL;
+    char hn_names[8][256];
+    char *extra = NULL, *prompt_text = NULL;
     double *ac = vkt_malloc(VKT_SCHED_T * sizeof *ac);
     char hash[11] = "", name[256];
     vkt_status st = ac ? VKT_OK : vkt_fail(err, VKT_ERR_NOMEM, "schedule");
@@ -331,6 +374,19 @@ static vkt_status run(sample_args *a, vkt_err *err)
         (st = vkt_vae_load(dev, &sv, a->dtype, &vae, err)))
         goto done;
     if (db && (st = upload_embeddings(dev, db, cfg->clip_width, &emb_vectors, err))) goto done;
+    for (int j = 0; j < a->n_hn; j++) { /* modules.eval(): multiplier used, dropout off */
+        char file[1024], stem[256];
+        double strength;
+        split_hn(a->hn[j], file, sizeof file, &strength);
+        if ((st = vkt_hn_load(file, &hns[j], err)) || (st = vkt_hn_upload(hns[j], dev, false, err))) {
+            vkt_err_prefix(err, "--hypernetwork");
+            goto done;
+        }
+        hns[j]->multiplier = (float)strength;
+        model_name(file, stem, sizeof stem);
+        snprintf(hn_names[j], sizeof hn_names[j], "%s", stem);
+    }
+    if (a->n_hn && (st = vkt_hn_hook_create(hns, a->n_hn, VKT_HN_APPLY, &hook, err))) goto done;
 
     vkt_txt2img_models m = {.dev = dev,
                             .tok = tok,
@@ -341,7 +397,8 @@ static vkt_status run(sample_args *a, vkt_err *err)
                             .embs = pe,
                             .emb_vectors = emb_vectors.buf ? &emb_vectors : NULL,
                             .emb_row = db_row,
-                            .emb_row_ctx = db};
+                            .emb_row_ctx = db,
+                            .hook = hook ? vkt_hn_hook_unet(hook) : NULL};
     bool tty = isatty(2);
     a->o.prompt = a->prompt;
     a->o.negative = a->negative;
@@ -359,10 +416,14 @@ static vkt_status run(sample_args *a, vkt_err *err)
             snprintf(extra, n, "%s%s%s", ti ? ti : "", ti && res.padded ? ", " : "", res.padded ? "Pad conds: True" : "");
         free(ti);
     }
+    if (!(prompt_text = hn_prompt(a->prompt, hns, hn_names, a->n_hn))) {
+        st = vkt_fail(err, VKT_ERR_NOMEM, "infotext");
+        goto done;
+    }
     js = cJSON_CreateObject();
     cJSON *imgs = js ? cJSON_AddArrayToObject(js, "images") : NULL;
     for (int i = 0; i < res.n; i++) {
-        vkt_infotext it = {.prompt = a->prompt,
+        vkt_infotext it = {.prompt = prompt_text,
                            .negative = a->negative,
                            .steps = a->o.steps,
                            .sampler = vkt_sampler_webui_name(a->o.sampler),
@@ -402,6 +463,9 @@ done:
         vkt_err_prefix(err, "(%u validation messages)", vkt_device_validation_count(dev));
     cJSON_Delete(js);
     free(extra);
+    free(prompt_text);
+    vkt_hn_hook_destroy(hook);
+    for (int j = 0; j < 8; j++) vkt_hn_destroy(hns[j]);
     if (dev) vkt_tensor_free(dev, &emb_vectors);
     vkt_prompt_embs_destroy(pe);
     vkt_embedding_db_destroy(db);

@@ -265,12 +265,12 @@ static vkt_status record(vkt_sampler *sm, vkt_unet *unet, const vkt_sampler_cond
     vkt_status st = vkt_step_begin_planned(s, err);
     if (st) return st;
     if (cond->both) {
-        if ((st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->both, NULL, &eu, NULL, err))) return st;
+        if ((st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->both, cond->hook, &eu, NULL, err))) return st;
         st = vkt_op_sampler_update_fwd(s, &eu, 0, &eu, n, noise ? &sm->noise : NULL, &sm->coef, cfg, &sm->x, &sm->xin,
                                        err);
     } else {
-        if ((st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->uncond, NULL, &eu, NULL, err)) ||
-            (st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->cond, NULL, &ec, NULL, err)))
+        if ((st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->uncond, cond->hook, &eu, NULL, err)) ||
+            (st = vkt_unet_fwd(unet, s, &sm->xin, &sm->t, cond->cond, cond->hook, &ec, NULL, err)))
             return st;
         st = vkt_op_sampler_update_fwd(s, &eu, 0, &ec, 0, noise ? &sm->noise : NULL, &sm->coef, cfg, &sm->x, &sm->xin,
                                        err);

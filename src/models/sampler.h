@@ -141,6 +141,9 @@ void vkt_sampler_noise(uint64_t seed, uint64_t draw, size_t n, float *out);
 typedef struct vkt_sampler_cond {
     const vkt_tensor *both;
     const vkt_tensor *uncond, *cond;
+    /* The UNet's k/v hook for every call, or NULL: hypernetworks (models/hypernetwork.h) in
+     * VKT_HN_APPLY mode, which keep no state between submissions. Borrowed until destroy. */
+    const vkt_unet_kv_hook *hook;
 } vkt_sampler_cond;
 
 typedef struct vkt_sampler vkt_sampler;

@@ -308,8 +308,8 @@ vkt_status vkt_txt2img_run(const vkt_txt2img_models *m, const vkt_txt2img_opts *
     /* same chunk count: one UNet call over [negative x B; prompt x B] per step, else two */
     bool stack = rp.n_chunks == rn.n_chunks;
     if ((st = encode(&c, &tu, &tc, B, o->clip_skip, stack, err))) goto done;
-    vkt_sampler_cond cond = stack ? (vkt_sampler_cond){.both = &c.ctx[0]}
-                                  : (vkt_sampler_cond){.uncond = &c.ctx[0], .cond = &c.ctx[1]};
+    vkt_sampler_cond cond = stack ? (vkt_sampler_cond){.both = &c.ctx[0], .hook = m->hook}
+                                  : (vkt_sampler_cond){.uncond = &c.ctx[0], .cond = &c.ctx[1], .hook = m->hook};
 
     /* sampling */
     if ((st = vkt_sampler_plan_init(o->sampler, m->alphas_cumprod, o->steps, &plan, err))) goto done;

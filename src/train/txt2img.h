@@ -19,7 +19,8 @@
  * webui's "pad prompt/negative prompt to be same length" option), the shorter is padded with
  * empty chunks (the encoding of "") and one call is made. Not supported: the webui's prompt
  * editing [a:b:when], alternation [a|b] and AND composition (they stay literal text), hires fix,
- * subseeds, extra networks in the prompt (<lora:...>, <hypernet:...>).
+ * subseeds, extra networks in the prompt (<lora:...>, <hypernet:...>; hypernetworks come in through
+ * models.hook instead).
  */
 #ifndef VKT_TRAIN_TXT2IMG_H
 #define VKT_TRAIN_TXT2IMG_H
@@ -48,6 +49,8 @@ typedef struct vkt_txt2img_models {
     const vkt_tensor *emb_vectors;
     int64_t (*emb_row)(void *ctx, const void *user);
     void *emb_row_ctx;
+    /* Hypernetworks: the hook of vkt_hn_hook_create(..., VKT_HN_APPLY, ...) or NULL. */
+    const vkt_unet_kv_hook *hook;
 } vkt_txt2img_models;
 
 typedef struct vkt_txt2img_opts {
