@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/checked.h"
+#include "base/half.h"
 
 static const struct {
     const char *name;
@@ -85,64 +86,11 @@ const char *vkt_tensor_data_shape_str(const vkt_tensor_data *t, char *buf, size_
     return buf;
 }
 
-float vkt_io_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (m == 0) {
-            bits = sign;
-        } else { /* subnormal: m * 2^-24, exact in f32 */
-            float f = (float)m * 0x1p-24f;
-            return sign ? -f : f;
-        }
-    } else if (e == 31) {
-        bits = sign | 0x7f800000u | (m << 13);
-    } else {
-        bits = sign | ((e + 112) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-float vkt_io_bf16_to_f32(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t vkt_io_f32_to_bf16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
-    x += 0x7fffu + ((x >> 16) & 1);
-    return (uint16_t)(x >> 16);
-}
-
-uint16_t vkt_io_f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return sign | 0x7e00;           /* NaN */
-    if (ax >= 0x477ff000u) return sign | 0x7c00;          /* rounds to >= 65520: inf */
-    if (ax < 0x38800000u) {                               /* below 2^-14: subnormal or zero */
-        float a;
-        memcpy(&a, &ax, 4);
-        /* a * 2^24 rounded to nearest even integer gives the subnormal mantissa */
-        float r = rintf(a * 0x1p24f);
-        return sign | (uint16_t)r;
-    }
-    uint32_t e = (ax >> 23) - 112, m = ax & 0x7fffff;
-    uint32_t h = (e << 10) | (m >> 13);
-    uint32_t rest = m & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
-    return sign | (uint16_t)h;
-}
+/* The conversions live in base/half.c (one implementation for io/ and nn/). */
+float vkt_io_f16_to_f32(uint16_t h) { return vkt_f16_to_f32(h); }
+float vkt_io_bf16_to_f32(uint16_t h) { return vkt_bf16_to_f32(h); }
+uint16_t vkt_io_f32_to_bf16(float f) { return vkt_f32_to_bf16(f); }
+uint16_t vkt_io_f32_to_f16(float f) { return vkt_f32_to_f16(f); }
 
 static float f8e4m3_to_f32(uint8_t b)
 {

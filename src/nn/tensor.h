@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/half.h" /* vkt_f32_to_f16 and the other scalar conversions */
 #include "vk/cmd.h"
 #include "vk/memory.h"
 
@@ -55,11 +56,5 @@ vkt_status vkt_tensor_zero(vkt_device *dev, const vkt_tensor *t, vkt_err *err);
 /* Bindings of the whole tensor for vkt_cmd_dispatch. */
 vkt_bind vkt_tensor_bind_r(const vkt_tensor *t);
 vkt_bind vkt_tensor_bind_w(const vkt_tensor *t);
-
-/* IEEE half / bfloat16 conversions (round to nearest even; NaN stays NaN). */
-uint16_t vkt_f32_to_f16(float f);
-float vkt_f16_to_f32(uint16_t h);
-uint16_t vkt_f32_to_bf16(float f);
-float vkt_bf16_to_f32(uint16_t h);
 
 #endif
