@@ -763,34 +763,7 @@ static void json_str_ascii(vkt_buf *b, const char *s)
         unsigned c = *p;
         if (c < 0x80) {
             p++;
-            switch (c) {
-            case '"':
-                vkt_buf_puts(b, "\\\"");
-                break;
-            case '\\':
-                vkt_buf_puts(b, "\\\\");
-                break;
-            case '\n':
-                vkt_buf_puts(b, "\\n");
-                break;
-            case '\r':
-                vkt_buf_puts(b, "\\r");
-                break;
-            case '\t':
-                vkt_buf_puts(b, "\\t");
-                break;
-            case '\b':
-                vkt_buf_puts(b, "\\b");
-                break;
-            case '\f':
-                vkt_buf_puts(b, "\\f");
-                break;
-            default:
-                if (c < 0x20)
-                    vkt_buf_printf(b, "\\u%04x", c);
-                else
-                    vkt_buf_append(b, p - 1, 1);
-            }
+            vkt_buf_pyjson_byte(b, (unsigned char)c);
             continue;
         }
         int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;

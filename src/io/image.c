@@ -790,37 +790,8 @@ static void put_quoted(vkt_buf *b, const char *v)
         return;
     }
     vkt_buf_puts(b, "\"");
-    for (const char *s = v; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '"':
-            vkt_buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            vkt_buf_puts(b, "\\\\");
-            break;
-        case '\n':
-            vkt_buf_puts(b, "\\n");
-            break;
-        case '\r':
-            vkt_buf_puts(b, "\\r");
-            break;
-        case '\t':
-            vkt_buf_puts(b, "\\t");
-            break;
-        case '\b':
-            vkt_buf_puts(b, "\\b");
-            break;
-        case '\f':
-            vkt_buf_puts(b, "\\f");
-            break;
-        default:
-            if (c < 0x20)
-                vkt_buf_printf(b, "\\u%04x", c);
-            else
-                vkt_buf_append(b, &c, 1);
-        }
-    }
+    for (const char *s = v; *s; s++)
+        vkt_buf_pyjson_byte(b, (unsigned char)*s);
     vkt_buf_puts(b, "\"");
 }
 

@@ -93,6 +93,38 @@ void vkt_buf_json_str(vkt_buf *b, const char *s)
     vkt_buf_append(b, "\"", 1);
 }
 
+void vkt_buf_pyjson_byte(vkt_buf *b, unsigned char c)
+{
+    switch (c) {
+    case '"':
+        vkt_buf_puts(b, "\\\"");
+        break;
+    case '\\':
+        vkt_buf_puts(b, "\\\\");
+        break;
+    case '\n':
+        vkt_buf_puts(b, "\\n");
+        break;
+    case '\r':
+        vkt_buf_puts(b, "\\r");
+        break;
+    case '\t':
+        vkt_buf_puts(b, "\\t");
+        break;
+    case '\b':
+        vkt_buf_puts(b, "\\b");
+        break;
+    case '\f':
+        vkt_buf_puts(b, "\\f");
+        break;
+    default:
+        if (c < 0x20)
+            vkt_buf_printf(b, "\\u%04x", c);
+        else
+            vkt_buf_append(b, &c, 1);
+    }
+}
+
 void vkt_buf_free(vkt_buf *b)
 {
     free(b->data);

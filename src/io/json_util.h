@@ -24,6 +24,10 @@ void vkt_buf_puts(vkt_buf *b, const char *s);
 void vkt_buf_printf(vkt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a quoted JSON string. */
 void vkt_buf_json_str(vkt_buf *b, const char *s);
+/* Appends byte c as Python's json.dumps writes it inside a string: \" \\ \n \r \t \b \f, other
+ * controls as \u00XX, anything else as is (ensure_ascii=False; an ensure_ascii writer handles
+ * bytes >= 0x80 itself). */
+void vkt_buf_pyjson_byte(vkt_buf *b, unsigned char c);
 void vkt_buf_free(vkt_buf *b);
 
 #endif
