@@ -43,4 +43,8 @@ bool vkt_cli_opt(int argc, char **argv, int *i, const char *name, const char **v
 bool vkt_cli_flag(char **argv, int i, const char *name);
 bool vkt_cli_is_help(const char *arg);
 
+/* --json output: prints root (cJSON_Print's indented form and a newline) and deletes it. */
+struct cJSON;
+void vkt_cli_print_json(struct cJSON *root);
+
 #endif

@@ -1,6 +1,8 @@
 /* Shared CLI helpers. */
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -53,4 +55,12 @@ bool vkt_cli_opt(int argc, char **argv, int *i, const char *name, const char **v
     }
     *value = argv[++*i];
     return true;
+}
+
+void vkt_cli_print_json(cJSON *root)
+{
+    char *s = cJSON_Print(root);
+    puts(s);
+    free(s);
+    cJSON_Delete(root);
 }

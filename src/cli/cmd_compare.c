@@ -149,10 +149,7 @@ int vkt_cmd_compare(int argc, char **argv)
             cJSON_AddStringToObject(o, "status", rows[i].status);
             cJSON_AddItemToArray(arr, o);
         }
-        char *s = cJSON_Print(root);
-        puts(s);
-        free(s);
-        cJSON_Delete(root);
+        vkt_cli_print_json(root);
     } else {
         for (size_t i = 0; i < n; i++)
             printf("%-44s %-18s error %.3e  tol %.0e  %s\n", rows[i].name, rows[i].shape, rows[i].err, rows[i].tol,

@@ -130,10 +130,7 @@ int vkt_cmd_devices(int argc, char **argv)
     if (json) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "devices");
         for (uint32_t i = 0; i < n; i++) cJSON_AddItemToArray(arr, to_json(&infos[i]));
-        char *s = cJSON_Print(root);
-        puts(s);
-        free(s);
-        cJSON_Delete(root);
+        vkt_cli_print_json(root);
     } else {
         for (uint32_t i = 0; i < n; i++) print_text(&infos[i]);
     }

@@ -98,10 +98,7 @@ int vkt_cmd_selftest(int argc, char **argv)
             cJSON_AddBoolToObject(o, "pass", r->pass);
             cJSON_AddItemToArray(arr, o);
         }
-        char *s = cJSON_Print(root);
-        puts(s);
-        free(s);
-        cJSON_Delete(root);
+        vkt_cli_print_json(root);
     } else {
         printf("%u checks, %u failed, %u validation messages\n", list.n, fails, vmsgs);
     }
