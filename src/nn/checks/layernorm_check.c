@@ -51,17 +51,6 @@ static vkt_status op_fwd(const ck_norm *k, vkt_step *s, const vkt_tensor *x,
     return vkt_op_layernorm_fwd(s, x, gamma, beta, (float)c->eps, y, mean, rstd, err);
 }
 
-static vkt_status op_bwd(const ck_norm *k, vkt_step *s, const vkt_tensor *x,
-                         const vkt_tensor *gamma, const vkt_tensor *mean, const vkt_tensor *rstd,
-                         const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
-                         vkt_tensor *dgamma, vkt_tensor *dbeta, vkt_grad_mode param_mode,
-                         vkt_err *err)
-{
-    (void)k;
-    return vkt_op_layernorm_bwd(s, x, gamma, mean, rstd, dy, dx, dx_mode, dgamma, dbeta,
-                                param_mode, err);
-}
-
 static vkt_status one_case(vkt_check_ctx *ctx, const ln_case *c, vkt_dtype dt, vkt_err *err)
 {
     const int64_t N = case_n(c), D = case_d(c);
@@ -78,7 +67,7 @@ static vkt_status one_case(vkt_check_ctx *ctx, const ln_case *c, vkt_dtype dt, v
         .nd_x = c->ndim, .nd_s = 1, .sx = c->shape, .ss = ss,
         .n = (size_t)(N * D), .nc = (size_t)D, .ns = (size_t)N, .seed_k = (uint64_t)N,
         .eps = c->eps, .gamma = c->gamma, .beta = c->beta, .offset = c->offset, .spread = c->spread,
-        .ref_fwd = ref_fwd, .ref_bwd = ref_bwd, .op_fwd = op_fwd, .op_bwd = op_bwd,
+        .ref_fwd = ref_fwd, .ref_bwd = ref_bwd, .op_fwd = op_fwd, .op_bwd = vkt_op_layernorm_bwd,
     };
     return ck_norm_case(ctx, &k, dt, err);
 }

@@ -33,15 +33,15 @@ struct ck_norm {
     void (*ref_bwd)(const ck_norm *c, const double *x, const double *gamma, const double *mean,
                     const double *rstd, const double *dy, double *dx, double *dgamma,
                     double *dbeta);
-    /* The op's forward and backward. */
+    /* The op's forward (with c->user's groups and eps) and its backward, which both ops declare
+     * alike: vkt_op_groupnorm_bwd or vkt_op_layernorm_bwd. */
     vkt_status (*op_fwd)(const ck_norm *c, vkt_step *s, const vkt_tensor *x,
                          const vkt_tensor *gamma, const vkt_tensor *beta, vkt_tensor *y,
                          vkt_tensor *mean, vkt_tensor *rstd, vkt_err *err);
-    vkt_status (*op_bwd)(const ck_norm *c, vkt_step *s, const vkt_tensor *x,
-                         const vkt_tensor *gamma, const vkt_tensor *mean, const vkt_tensor *rstd,
-                         const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
-                         vkt_tensor *dgamma, vkt_tensor *dbeta, vkt_grad_mode param_mode,
-                         vkt_err *err);
+    vkt_status (*op_bwd)(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
+                         const vkt_tensor *mean, const vkt_tensor *rstd, const vkt_tensor *dy,
+                         vkt_tensor *dx, vkt_grad_mode dx_mode, vkt_tensor *dgamma,
+                         vkt_tensor *dbeta, vkt_grad_mode param_mode, vkt_err *err);
 };
 
 /* Finite differences: the reference forward as a function of x, gamma or beta. */
@@ -160,7 +160,7 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     /* 1: forward, then backward accumulating into dx, dgamma and dbeta. */
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
     if ((st = c->op_fwd(c, ctx->step, tx, gam, bet, &t[CK_NORM_Y], tm, tr, err))) goto done;
-    if ((st = c->op_bwd(c, ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_ACCUMULATE, tdg, tdb,
+    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_ACCUMULATE, tdg, tdb,
                         VKT_GRAD_ACCUMULATE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
@@ -188,12 +188,12 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     /* 2: overwrite dx and dgamma alone; 3: dbeta alone, no dx. The buffers still hold step 1's
      * results, so a write that does not happen shows up. */
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
-    if ((st = c->op_bwd(c, ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_OVERWRITE, tdg, NULL,
+    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_OVERWRITE, tdg, NULL,
                         VKT_GRAD_OVERWRITE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
-    if ((st = c->op_bwd(c, ctx->step, tx, gam, tm, tr, tdy, NULL, VKT_GRAD_OVERWRITE, NULL, tdb,
+    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, NULL, VKT_GRAD_OVERWRITE, NULL, tdb,
                         VKT_GRAD_OVERWRITE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
