@@ -675,6 +675,30 @@ done:
     return st;
 }
 
+vkt_status vkt_hn_set_meta(vkt_hypernetwork *hn, const char *name, int64_t step,
+                           const char *sd_checkpoint, const char *sd_checkpoint_name, vkt_err *err)
+{
+    char *ck = NULL, *ckn = NULL;
+    if (name && strlen(name) >= sizeof hn->name)
+        return vkt_fail(err, VKT_ERR_USAGE, "hypernetwork name too long");
+    if ((sd_checkpoint && sd_checkpoint[0] && !(ck = dup_str(sd_checkpoint))) ||
+        (sd_checkpoint_name && sd_checkpoint_name[0] && !(ckn = dup_str(sd_checkpoint_name)))) {
+        free(ck);
+        return vkt_fail(err, VKT_ERR_NOMEM, "hypernetwork meta");
+    }
+    if (name) snprintf(hn->name, sizeof hn->name, "%s", name);
+    hn->step = step;
+    if (sd_checkpoint) {
+        free(hn->sd_checkpoint);
+        hn->sd_checkpoint = ck;
+    }
+    if (sd_checkpoint_name) {
+        free(hn->sd_checkpoint_name);
+        hn->sd_checkpoint_name = ckn;
+    }
+    return VKT_OK;
+}
+
 /* ---- saving ------------------------------------------------------------------------------ */
 
 static vkt_pt_val *str_or_none(vkt_pt *b, const char *s)

@@ -32,14 +32,27 @@
  *    (offset of the k-th dropout application of that recording = stream·2^16 + k). Without
  *    dropout a recording may be re-submitted unchanged.
  *  - Parameter gradients (vkt_hn_param.grad, f32) are ACCUMULATED by every hooked attention's
- *    backward, across attentions and across mini-batches: record vkt_hn_record_zero_grads once at
- *    the start of each update.
+ *    backward, across attentions and across mini-batches: zero them once per update. With a
+ *    mini-batch recording re-submitted G times (vkt_ti_step_opts.dloss = 1/G), record
+ *    vkt_hn_record_zero_grads after vkt_hn_record_adamw in the update's own recording (plus once
+ *    before the first update; vkt_hn_upload(train) already leaves them zero).
+ *  - The hook keeps each training recording's saved activations on the host until the next
+ *    vkt_hn_hook_begin; call it before every recording (a forward without backward in a training
+ *    mode only leaves unused bookkeeping behind).
  *  - A size that no attention of the UNet has (e.g. 1024 on SD1) is never hooked: its
  *    vkt_hn_size.used stays false, its gradients stay zero and vkt_hn_record_adamw leaves it (and
  *    its optimizer state) untouched, as the webui's AdamW skips parameters without a gradient.
  *  - The modules always compute in f32; with an fp16 UNet the hook casts c to f32 and c_k / c_v
  *    back (sd1-architecture.md §6: the webui's fp16 autocast is not reproduced), and removes the
  *    fp16 loss scale from the parameter gradients (vkt_hn_hook_set_grad_scale).
+ *
+ * Training loop (`hypernetwork train`, training.md §9.3): load (vkt_hn_load, vkt_hn_load_optim),
+ * vkt_hn_upload(train = true), a VKT_HN_TRAIN hook passed as vkt_ti_step_opts.hook, per update
+ * vkt_hn_record_adamw (lr of the schedule, betas 0.9/0.999, eps 1e-8, weight decay 0.01; clipping
+ * through vkt_hn_grads + vkt_op_clip_value / vkt_op_clip_norm before it); previews through a second
+ * hook in VKT_HN_APPLY mode on the same uploaded hypernetwork (the webui's eval(): multiplier
+ * used, dropout off); saving: vkt_hn_download, vkt_hn_set_meta (step, name, checkpoint),
+ * vkt_hn_save, then vkt_hn_save_optim on the file just written.
  *
  * Weight init at creation (training.md §9.2) draws from splitmix64 streams (base/rng.h) keyed by
  * (seed, size index, module, parameter) with Box-Muller normals: the distributions are the
@@ -190,6 +203,12 @@ vkt_status vkt_hn_new(const char *name, const vkt_hn_options *o, const int64_t *
  * VKT_ERR_UNSUPPORTED (an activation vktrain refuses). */
 vkt_status vkt_hn_load(const char *path, vkt_hypernetwork **out, vkt_err *err);
 void vkt_hn_destroy(vkt_hypernetwork *hn); /* frees device tensors too; NULL is a no-op */
+
+/* Sets what the webui's save_hypernetwork records: name (the base name, also in intermediate
+ * copies), step, sd_checkpoint (first 10 hex of the model's sha256) and sd_checkpoint_name; a
+ * NULL string stays as it is (use "" to write None). Fails only on host OOM. */
+vkt_status vkt_hn_set_meta(vkt_hypernetwork *hn, const char *name, int64_t step,
+                           const char *sd_checkpoint, const char *sd_checkpoint_name, vkt_err *err);
 
 /* Writes hn as the webui's Hypernetwork.save: int size keys with (k, v) tuples of
  * OrderedDict state dicts (f32), then step, name, layer_structure, activation_func,

@@ -1316,8 +1316,8 @@ static void test_train(void)
         const char *dir = tk_tmpdir("hn_train");
         char p[600];
         snprintf(p, sizeof p, "%s/trained.pt", dir);
-        hn->step = 4;
-        st = vkt_hn_save(hn, p, &err);
+        st = vkt_hn_set_meta(hn, "trained", 4, "0123456789", "tiny", &err);
+        if (!st) st = vkt_hn_save(hn, p, &err);
         if (!st) st = vkt_hn_save_optim(hn, p, 1e-3, &err);
         bool used = false;
         if (!st) st = vkt_hn_load(p, &h2, &err);
@@ -1481,9 +1481,7 @@ static int write_files(const char *dir)
         st = vkt_hn_new("trained", &o, s3, 3, &hn, &err);
         if (!st) {
             randomize(hn, 13);
-            hn->step = 1234;
-            hn->sd_checkpoint = strdup("0123456789");
-            hn->sd_checkpoint_name = strdup("tiny");
+            st = vkt_hn_set_meta(hn, NULL, 1234, "0123456789", "tiny", &err);
             hn->optional_info = strdup("written by test_hypernetwork --write");
             for (int z = 0; z < 2; z++) /* sizes 128 and 64 trained; 24 never used: no state */
                 for (int j = 0; j < 2; j++)
