@@ -384,7 +384,7 @@ static char *dupstr(const char *s)
 vkt_status vkt_safetensors_writer_add(vkt_safetensors_writer *w, const char *name, vkt_io_dtype dt,
                                       int ndim, const int64_t *shape, const void *data, vkt_err *err)
 {
-    if (!name[0] || strcmp(name, "__metadata__") == 0 || !vkt_utf8_valid((const uint8_t *)name, strlen(name)))
+    if (strcmp(name, "__metadata__") == 0 || !vkt_utf8_valid((const uint8_t *)name, strlen(name)))
         return vkt_fail(err, VKT_ERR_USAGE, "safetensors writer: bad tensor name \"%.64s\"", name);
     if ((unsigned)dt >= VKT_IO_DTYPE_COUNT || ndim < 0 || ndim > VKT_IO_MAX_DIMS)
         return vkt_fail(err, VKT_ERR_USAGE, "safetensors writer: tensor \"%s\": bad dtype or ndim", name);
@@ -481,7 +481,7 @@ static vkt_status build_header(const vkt_safetensors_writer *w, vkt_buf *b, vkt_
         off += e->bytes;
     }
     vkt_buf_puts(b, "}");
-    while (b->len % 8) vkt_buf_puts(b, " ");
+    while (!b->failed && b->len % 8) vkt_buf_puts(b, " ");
     if (b->failed) return vkt_fail(err, VKT_ERR_NOMEM, "safetensors writer: out of memory for the header");
     vkt_wr_le64(b->data, (uint64_t)(b->len - 8));
     return VKT_OK;

@@ -67,8 +67,8 @@ typedef struct vkt_safetensors_writer vkt_safetensors_writer;
 vkt_status vkt_safetensors_writer_create(vkt_safetensors_writer **out, vkt_err *err);
 void vkt_safetensors_writer_destroy(vkt_safetensors_writer *w);
 /* Adds a contiguous row-major tensor. `data` (numel * dtype size bytes, little-endian) is
- * borrowed until vkt_safetensors_writer_write() returns. Fails on a duplicate or empty name,
- * a bad shape or ndim > VKT_IO_MAX_DIMS. */
+ * borrowed until vkt_safetensors_writer_write() returns. Fails on a duplicate name, the name
+ * "__metadata__", non-UTF-8 text, a bad shape or ndim > VKT_IO_MAX_DIMS. */
 vkt_status vkt_safetensors_writer_add(vkt_safetensors_writer *w, const char *name, vkt_io_dtype dt,
                                       int ndim, const int64_t *shape, const void *data,
                                       vkt_err *err);

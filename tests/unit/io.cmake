@@ -16,3 +16,8 @@ set_tests_properties(unit.io.pt_torch_load PROPERTIES SKIP_RETURN_CODE 77)
 add_executable(test_model_file ${CMAKE_CURRENT_LIST_DIR}/test_model_file.c)
 target_link_libraries(test_model_file PRIVATE vkt_io vkt_models vkt_base vkt_testkit)
 vkt_add_test(NAME unit.io.model_file LABEL unit COMMAND test_model_file)
+
+# Every host allocation of the io readers/writers failing in turn (VKTRAIN_FAIL_ALLOC).
+add_executable(test_io_faults ${CMAKE_CURRENT_LIST_DIR}/test_io_faults.c)
+target_link_libraries(test_io_faults PRIVATE vkt_io vkt_base vkt_testkit)
+vkt_add_test(NAME unit.io.faults LABEL unit COMMAND test_io_faults)

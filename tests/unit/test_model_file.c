@@ -124,7 +124,7 @@ static bool write_sparse(const char *path, const rows *r, const char *part, cons
         off += bytes;
     }
     vkt_buf_puts(&b, "}");
-    while (b.len % 8) vkt_buf_puts(&b, " ");
+    while (!b.failed && b.len % 8) vkt_buf_puts(&b, " ");
     uint8_t len[8];
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)b.len >> (8 * i));
     FILE *f = fopen(path, "wb");
