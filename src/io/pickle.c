@@ -260,6 +260,9 @@ static vkt_status top(up *u, vkt_py **o)
     return VKT_OK;
 }
 
+/* &u->stack[first], or NULL while the stack was never allocated (nothing pushed yet). */
+static vkt_py **items_at(up *u, size_t first) { return u->stack ? u->stack + first : NULL; }
+
 /* Pops back to the last MARK; the items are u->stack[*first .. u->sp_before). */
 static vkt_status pop_mark(up *u, size_t *first, size_t *count)
 {
@@ -837,7 +840,7 @@ static vkt_status run(up *u)
         case 0x8f: s = push(u, node(u, VKT_PY_SET)); break; /* EMPTY_SET */
         case 't': case 'l': case 0x91: /* TUPLE, LIST, FROZENSET from the mark */
             if ((s = pop_mark(u, &first, &cnt))) break;
-            a = make_seq(u, op == 't' ? VKT_PY_TUPLE : op == 'l' ? VKT_PY_LIST : VKT_PY_SET, u->stack + first, cnt);
+            a = make_seq(u, op == 't' ? VKT_PY_TUPLE : op == 'l' ? VKT_PY_LIST : VKT_PY_SET, items_at(u, first), cnt);
             s = push(u, a);
             break;
         case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
@@ -852,7 +855,7 @@ static vkt_status run(up *u)
             if ((s = pop_mark(u, &first, &cnt))) break;
             a = make_dict(u, "dict");
             if (!a) return oom(u);
-            if ((s = add_items(u, a, u->stack + first, cnt, "DICT"))) break;
+            if ((s = add_items(u, a, items_at(u, first), cnt, "DICT"))) break;
             s = push(u, a);
             break;
         case 'a': /* APPEND */
@@ -863,7 +866,7 @@ static vkt_status run(up *u)
         case 'e': case 0x90: /* APPENDS, ADDITEMS */
             if ((s = pop_mark(u, &first, &cnt)) || (s = top(u, &a))) break;
             if (a->kind == VKT_PY_DICT) return fail(u, VKT_ERR_FORMAT, "APPENDS on a dict");
-            s = add_items(u, a, u->stack + first, cnt, op == 'e' ? "APPENDS" : "ADDITEMS");
+            s = add_items(u, a, items_at(u, first), cnt, op == 'e' ? "APPENDS" : "ADDITEMS");
             break;
         case 's': /* SETITEM */
             if ((s = pop(u, &c)) || (s = pop(u, &b)) || (s = top(u, &a))) break;
@@ -876,7 +879,7 @@ static vkt_status run(up *u)
         case 'u': /* SETITEMS */
             if ((s = pop_mark(u, &first, &cnt)) || (s = top(u, &a))) break;
             if (a->kind != VKT_PY_DICT) return fail(u, VKT_ERR_FORMAT, "SETITEMS on a %s", vkt_py_kind_name(a->kind));
-            s = add_items(u, a, u->stack + first, cnt, "SETITEMS");
+            s = add_items(u, a, items_at(u, first), cnt, "SETITEMS");
             break;
         case 'c': { /* GLOBAL module\nname\n */
             const char *m, *nm;
