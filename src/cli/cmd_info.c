@@ -547,7 +547,7 @@ static vkt_status describe(const char *path, const vkt_model_opts *mo, cJSON **o
     if (fp) fclose(fp);
     bool model = false;
     vkt_status s = VKT_OK;
-    if (got >= 4 && vkt_zip_is_zip(head, got) ? true : (got >= 1 && head[0] == 0x80)) {
+    if (vkt_zip_is_zip(head, got) || vkt_torch_is_legacy(head, got)) {
         vkt_torch *t = NULL;
         if ((s = vkt_torch_open(path, 0, &t, err))) return s;
         const vkt_py *r = vkt_torch_root(t);

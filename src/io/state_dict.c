@@ -86,16 +86,16 @@ vkt_status vkt_state_dict_open(const char *path, unsigned flags, vkt_state_dict 
     vkt_state_dict *sd = vkt_calloc(1, sizeof *sd);
     if (!sd) return vkt_fail(err, VKT_ERR_NOMEM, "out of memory");
     /* sniff the first bytes */
-    uint8_t head[4] = {0};
+    uint8_t head[16] = {0};
     FILE *fp = fopen(path, "rb");
-    size_t got = fp ? fread(head, 1, 4, fp) : 0;
+    size_t got = fp ? fread(head, 1, sizeof head, fp) : 0;
     if (fp) fclose(fp);
     vkt_status s;
-    if (got == 4 && vkt_zip_is_zip(head, 4)) {
+    if (vkt_zip_is_zip(head, got)) {
         sd->fmt = VKT_FORMAT_TORCH;
         s = vkt_torch_open(path, (flags & VKT_STATE_DICT_SKIP_CRC) ? VKT_TORCH_SKIP_CRC : 0, &sd->torch, err);
         if (!s) s = from_torch(sd, path, err);
-    } else if (got >= 1 && head[0] == 0x80) { /* a bare pickle: legacy torch format */
+    } else if (vkt_torch_is_legacy(head, got)) { /* pre-1.6 torch.save: refused with a clear message */
         sd->fmt = VKT_FORMAT_TORCH;
         s = vkt_torch_open(path, 0, &sd->torch, err);
     } else {

@@ -8,6 +8,8 @@
 #include "base/checked.h"
 #include "base/file.h"
 #include "io/pickle.h"
+#include "io/safetensors.h"
+#include "io/state_dict.h"
 #include "io/torch_file.h"
 #include "io/zip.h"
 #include "testkit.h"
@@ -200,8 +202,61 @@ static void test_hostile_files(void)
     refused("evil_torch_load.pt", VKT_ERR_FORMAT, "global torch.serialization.load is not allowed");
 }
 
+/* One API over both formats; the format is sniffed from the content, not the name. */
+static void test_state_dict(void)
+{
+    vkt_err err = {0};
+    vkt_state_dict *sd = NULL;
+    TK_CHECK(vkt_state_dict_open(tk_src("tests/data/torch/ckpt_like.ckpt"), 0, &sd, &err) == VKT_OK, "ckpt: %s", err.msg);
+    if (sd) {
+        TK_CHECK(vkt_state_dict_format(sd) == VKT_FORMAT_TORCH && vkt_state_dict_count(sd) == 4, "state_dict unwrapped");
+        const vkt_tensor_data *t = vkt_state_dict_find(sd, "model.1.weight");
+        TK_CHECK(t && t->ndim == 1 && t->shape[0] == 2, "LayerNorm weight");
+        TK_CHECK(!vkt_state_dict_meta(sd, "x") && vkt_state_dict_pickle_root(sd), "torch: no metadata, a pickle root");
+        vkt_state_dict_close(sd);
+    }
+    sd = NULL;
+    TK_CHECK(vkt_state_dict_open(tk_src("tests/data/torch/values.pt"), 0, &sd, &err) == VKT_OK, "values: %s", err.msg);
+    if (sd) {
+        TK_CHECK(vkt_state_dict_count(sd) == 16 && vkt_state_dict_skipped(sd) == 11, "16 tensors, 11 other entries (%zu, %zu)",
+                 vkt_state_dict_count(sd), vkt_state_dict_skipped(sd));
+        vkt_state_dict_close(sd);
+    }
+    TK_CHECK(vkt_state_dict_open(tk_src("tests/data/torch/legacy.pt"), 0, &sd, &err) == VKT_ERR_UNSUPPORTED &&
+                 strstr(err.msg, "legacy"),
+             "legacy: %s", err.msg);
+    /* a safetensors header of exactly 128 bytes starts with byte 0x80, like a pickle */
+    vkt_safetensors_writer *w = NULL;
+    vkt_safetensors_writer_create(&w, &err);
+    float one = 1;
+    vkt_safetensors_writer_add(w, "w", VKT_IO_F32, 0, NULL, &one, &err);
+    char pad[128] = {0};
+    bool found = false;
+    for (int len = 0; len < 120 && !found; len++) {
+        memset(pad, 'x', (size_t)len);
+        pad[len] = 0;
+        vkt_safetensors_writer_meta(w, "pad", pad, &err);
+        uint8_t *b = NULL;
+        size_t n = 0;
+        vkt_safetensors_writer_to_memory(w, &b, &n, &err);
+        found = b && b[0] == 0x80;
+        free(b);
+    }
+    TK_CHECK(found, "made a header of length 0x80");
+    char path[2100];
+    snprintf(path, sizeof path, "%s/h128.safetensors", tk_tmpdir("state_dict"));
+    TK_CHECK(vkt_safetensors_writer_write(w, path, &err) == VKT_OK, "write");
+    vkt_safetensors_writer_destroy(w);
+    sd = NULL;
+    TK_CHECK(vkt_state_dict_open(path, 0, &sd, &err) == VKT_OK && vkt_state_dict_format(sd) == VKT_FORMAT_SAFETENSORS &&
+                 vkt_state_dict_find(sd, "w") && vkt_state_dict_meta(sd, "pad"),
+             "header length 0x80 is still safetensors: %s", err.msg);
+    vkt_state_dict_close(sd);
+}
+
 int main(void)
 {
+    test_state_dict();
     test_values();
     test_webui_files();
     test_hostile_files();
