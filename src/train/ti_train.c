@@ -164,6 +164,16 @@ static vkt_status load_embedding(trainer *tr, vkt_err *err)
     return vkt_embedding_init_from_text(tr->mf, tr->tok, tr->name, tr->o->init_text, o->vectors, &tr->emb, NULL, err);
 }
 
+/* Standard normals by Box-Muller from r (the same draws on every machine). */
+static void normals(vkt_rng *r, float *out, size_t n)
+{
+    for (size_t k = 0; k < n; k += 2) {
+        double u1 = 1.0 - vkt_rng_f64(r), u2 = vkt_rng_f64(r), rad = sqrt(-2.0 * log(u1));
+        out[k] = (float)(rad * cos(2 * M_PI * u2));
+        if (k + 1 < n) out[k + 1] = (float)(rad * sin(2 * M_PI * u2));
+    }
+}
+
 /* Encodes every image once with the VAE (webui: at dataset preparation), then frees the VAE. */
 static vkt_status encode_latents(trainer *tr, vkt_err *err)
 {
@@ -212,11 +222,7 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
         } else if (!st) { /* once: one sample for the whole run; deterministic: the mean */
             float *lat = vkt_malloc((size_t)(4 * hw) * sizeof *lat), *eps = vkt_malloc((size_t)(4 * hw) * sizeof *eps);
             vkt_rng r = vkt_rng_keyed(tr->o->seed, VKT_RNG_TAG('l', 'a', 't', 'o'), i, 0);
-            for (int64_t k = 0; eps && k < 4 * hw; k += 2) { /* Box-Muller */
-                double u1 = 1.0 - vkt_rng_f64(&r), u2 = vkt_rng_f64(&r), rad = sqrt(-2.0 * log(u1));
-                eps[k] = (float)(rad * cos(2 * M_PI * u2));
-                if (k + 1 < 4 * hw) eps[k + 1] = (float)(rad * sin(2 * M_PI * u2));
-            }
+            if (eps) normals(&r, eps, (size_t)(4 * hw));
             if (!lat || !eps) st = vkt_fail(err, VKT_ERR_NOMEM, "latent");
             else st = vkt_vae_latent_host(tr->o->latent_sampling, (size_t)(4 * hw), hm, hl, eps, lat, err);
             free(eps);
@@ -245,15 +251,6 @@ static void batch_host_fini(batch_host *h)
     free(h->ids); free(h->src); free(h->mult); free(h->latent); free(h->noise); free(h->ca); free(h->cb);
     free(h->weight); free(h->t); free(h->first_prompt);
     memset(h, 0, sizeof *h);
-}
-
-static void normals(vkt_rng *r, float *out, size_t n)
-{
-    for (size_t k = 0; k < n; k += 2) {
-        double u1 = 1.0 - vkt_rng_f64(r), u2 = vkt_rng_f64(r), rad = sqrt(-2.0 * log(u1));
-        out[k] = (float)(rad * cos(2 * M_PI * u2));
-        if (k + 1 < n) out[k + 1] = (float)(rad * sin(2 * M_PI * u2));
-    }
 }
 
 /* Ids, placements, latents, noise and timesteps for items[0..B) with their prompts (owned by
