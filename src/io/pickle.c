@@ -496,12 +496,12 @@ static vkt_status np_scalar(up *u, vkt_py *args, vkt_py **out)
         o = node(u, VKT_PY_BOOL);
         if (o) o->b = v != 0;
     } else {
-        o = node(u, VKT_PY_INT);
-        if (o) o->i = dt == VKT_IO_I64 ? (int64_t)vkt_rd_le64(b->str.s ? (const uint8_t *)b->str.s : empty_bytes)
-                                       : (int64_t)v;
-        if (o && dt == VKT_IO_U64 && (int64_t)vkt_rd_le64((const uint8_t *)b->str.s) < 0)
+        /* 64-bit values from their bytes: the double v would round them (and overflow int64) */
+        uint64_t raw = b->str.n == 8 ? vkt_rd_le64((const uint8_t *)b->str.s) : 0;
+        if (dt == VKT_IO_U64 && raw > (uint64_t)INT64_MAX)
             return fail(u, VKT_ERR_UNSUPPORTED, "numpy uint64 scalar above 2^63");
-        if (o && dt == VKT_IO_U64) o->i = (int64_t)vkt_rd_le64((const uint8_t *)b->str.s);
+        o = node(u, VKT_PY_INT);
+        if (o) o->i = (dt == VKT_IO_I64 || dt == VKT_IO_U64) ? (int64_t)raw : (int64_t)v;
     }
     if (!o) return oom(u);
     *out = o;

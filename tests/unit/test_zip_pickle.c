@@ -403,6 +403,19 @@ static void test_pickle(void)
     PK_BAD("unknown opcode", "\x80\x02\xff.", "opcode 0xff not supported");
     PK_BAD("text opcode", "\x80\x02I1\n.", "opcode 'I'");
     PK_BAD("set with dict", "\x80\x02" "c__builtin__\nset\n}\x85R.", "set() with unexpected arguments");
+    /* numpy scalars: 64-bit integers come from their bytes (fuzz_pickle found a UB cast here) */
+#define NP_U8(bytes8) "\x80\x02" "cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\nX\x02\x00\x00\x00u8\x89\x88\x87RC\x08" bytes8 "\x86R."
+    PK_BAD("uint64 scalar >= 2^63", NP_U8("\x00\x00\x00\x00\x00\x00\x00\x80"), "numpy uint64 scalar above 2^63");
+    {
+        static const char ok[] = NP_U8("\xff\xff\xff\xff\xff\xff\xff\x7f");
+        vkt_err e2 = {0};
+        vkt_pickle *p2 = NULL;
+        int64_t v = 0;
+        TK_CHECK(vkt_pickle_load((const uint8_t *)ok, sizeof ok - 1, "np", NULL, NULL, &p2, &e2) == VKT_OK &&
+                     vkt_py_int(vkt_pickle_root(p2), &v) && v == INT64_MAX,
+                 "uint64 scalar 2^63-1 exact: %s", e2.msg);
+        vkt_pickle_free(p2);
+    }
     PK_BAD("codecs other encoding", "\x80\x02" "c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00utf8\x86R.",
            "only as (str, 'latin1')");
 
