@@ -799,8 +799,11 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
             }
             double l;
             uint64_t k = (uint64_t)step * (uint64_t)G + (uint64_t)g;
-            if ((st = prepare_batch(&tr, &plan, bi++, k, err)) || (st = run_batch(&tr, tr.step, &tr.g, true, &l, err)))
-                goto done;
+            if ((st = prepare_batch(&tr, &plan, bi++, k, err))) goto done;
+            /* VKTRAIN_LOG=debug: what each mini-batch trains on (tests check options by it) */
+            vkt_log(VKT_LOG_DEBUG, "batch %llu: %lldx%lld latent, t %d, prompt \"%s\"", (unsigned long long)k,
+                    (long long)tr.h.lh, (long long)tr.h.lw, (int)tr.h.t[0], tr.h.first_prompt);
+            if ((st = run_batch(&tr, tr.step, &tr.g, true, &l, err))) goto done;
             running += l / G;
         }
         if (finished) break;
