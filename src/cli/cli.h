@@ -25,6 +25,7 @@ int vkt_cmd_make_tiny_model(int argc, char **argv);
 int vkt_cmd_compare(int argc, char **argv);
 int vkt_cmd_eval(int argc, char **argv);
 int vkt_cmd_embedding_train(int argc, char **argv);
+int vkt_cmd_hypernetwork_train(int argc, char **argv);
 int vkt_cmd_tokenize(int argc, char **argv);
 int vkt_cmd_embedding(int argc, char **argv);
 int vkt_cmd_sample(int argc, char **argv);

@@ -14,7 +14,7 @@
 #include "train/ti_train.h"
 
 static const char *HELP =
-    "usage: vktrain demo [--dir DIR] [--steps N] [--device D] [--seed S]\n\n"
+    "usage: vktrain demo [--dir DIR] [--steps N] [--device D] [--seed S] [--no-train]\n\n"
     "Runs vktrain's main job on the built-in tiny model: writes a deterministic random SD1-layout\n"
     "model and 8 synthetic 64x64 images (striped patterns with captions), trains a 2-vector\n"
     "textual-inversion embedding on 24 fixed draws of them (image, noise, timestep), and prints\n"
@@ -24,7 +24,9 @@ static const char *HELP =
     "  --dir DIR     output folder (default ./vktrain-demo)\n"
     "  --steps N     training steps (default 150)\n"
     "  --device D    device index or name substring\n"
-    "  --seed S      seed (default 0)\n\n"
+    "  --seed S      seed (default 0)\n"
+    "  --no-train    only write the model (DIR/tiny.safetensors) and the images (DIR/data/), e.g.\n"
+    "                to try `vktrain hypernetwork train` on them\n\n"
     "example:\n  vktrain demo\n";
 
 /* Image i: diagonal stripes in two of the palette's colours; the pattern is what the embedding
@@ -59,6 +61,7 @@ int vkt_cmd_demo(int argc, char **argv)
     const char *dir = "vktrain-demo", *device = NULL;
     long steps = 150;
     unsigned long long seed = 0;
+    bool train = true;
     for (int i = 1; i < argc; i++) {
         const char *v;
         bool missing;
@@ -75,6 +78,8 @@ int vkt_cmd_demo(int argc, char **argv)
         } else if (vkt_cli_opt(argc, argv, &i, "--seed", &v, &missing)) {
             if (missing) return vkt_cli_usage("demo", "--seed needs a value");
             seed = strtoull(v, NULL, 10);
+        } else if (vkt_cli_flag(argv, i, "--no-train")) {
+            train = false;
         } else {
             return vkt_cli_usage("demo", "unknown option \"%s\"", argv[i]);
         }
@@ -90,6 +95,10 @@ int vkt_cmd_demo(int argc, char **argv)
     if (!st) st = vkt_gen_write(&VKT_GEN_TINY, seed, false, model, &err);
     if (!st) st = write_dataset(data, seed, &err);
     if (st) return vkt_cli_fail(&err);
+    if (!train) {
+        printf("model:       %s\ndata:        %s\n", model, data);
+        return 0;
+    }
 
     vkt_ti_opts o = vkt_ti_defaults();
     o.model = model;

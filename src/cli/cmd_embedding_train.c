@@ -1,4 +1,5 @@
-/* `vktrain embedding train`: textual-inversion training with the webui's options. */
+/* `vktrain embedding train` and `vktrain hypernetwork train`: the webui's Train tab with its
+ * options (one parser: the two share every option but a few). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +65,42 @@ static const char *HELP =
     "  --save-format F        pt (webui, default) or safetensors (kohya emb_params)\n"
     "  --ema BETA             also keep an EMA of the vectors, saved as NAME-ema (vktrain extra)\n"
     "  --ema-update-every N   EMA update every N steps (default 1)\n"
+    "  --eval-draws N         loss over N fixed draws (image, prompt, noise, timestep) before\n"
+    "                         and after training, printed at the end (vktrain extra; default 0)\n"
+    "  --fixed-draws N        train only on the first N fixed draws, cycling: an overfitting check\n"
+    "                         of the setup, not for real training (vktrain extra)\n"
     "  --config FILE.json     settings by the webui's names (learn_rate, batch_size, gradient_step,\n"
     "                         steps, data_root, log_directory, training_width/height, template_file,\n"
     "                         clip_grad_mode/value, latent_sampling_method, num_vectors_per_token,\n"
     "                         save_embedding_every, embedding_name, ...); later options override it.\n"
     "                         The settings-*.json a run writes is such a file.\n\n"
     "example:\n  vktrain embedding train --model v1-5.safetensors --embedding cat --data cats/ --steps 3000\n";
+
+static const char *HN_HELP =
+    "usage: vktrain hypernetwork train --model M --hypernetwork NAME|FILE --data DIR [options]\n\n"
+    "Trains a webui hypernetwork (made by `vktrain hypernetwork create`) the way the webui's Train\n"
+    "tab does: its modules in train mode (dropout on, multiplier ignored), AdamW with weight decay\n"
+    "0.01, only module sizes some attention layer uses are updated. Writes LOG_DIR/YYYY-MM-DD/NAME/\n"
+    "with hypernetworks/NAME-STEP.pt copies (+ .optim with --save-optimizer), hypernetwork_loss.csv,\n"
+    "loss.svg and previews (modules in eval mode), and the final NAME.pt in --out. FILE continues\n"
+    "from its step (with FILE.optim when its hash matches); a NAME is looked up as OUT/NAME.pt.\n"
+    "Ctrl-C saves and exits 130.\n\n"
+    "options: as `vktrain embedding train --help` (--lr, --batch, --grad-accum, --steps, --width,\n"
+    "--height, --varsize, --clip-grad, --clip-grad-value, --shuffle-tags, --tag-dropout,\n"
+    "--latent-sampling, --use-weight, --template, --filename-regex, --filewords-join, --repeats,\n"
+    "--save-every, --csv-every, --save-optimizer, --preview-*, --log-dir, --seed, --clip-skip,\n"
+    "--precision, --device, --warmup, --cosine, --lr-min, --quiet, --eval-draws, --fixed-draws,\n"
+    "--config), except:\n"
+    "  --hypernetwork NAME|FILE  the hypernetwork to train (instead of --embedding)\n"
+    "  --lr SCHEDULE             default 0.00001 (the webui's; its wiki suggests 5e-6 or lower)\n"
+    "  --out DIR                 final NAME.pt goes here (default hypernetworks)\n"
+    "  --config FILE.json        also reads hypernetwork_name and save_hypernetwork_every\n"
+    "--init-text, --vectors, --save-format, --ema and image embeddings are for embeddings only.\n"
+    "The conditioning is encoded every mini-batch (same values as the webui's cached one; prompts\n"
+    "of several 75-token chunks in one batch are padded with empty chunks, not by repeating the last\n"
+    "vector).\n\n"
+    "example:\n  vktrain hypernetwork create anime && vktrain hypernetwork train --model v1-5.safetensors \\\n"
+    "      --hypernetwork anime --data pics/ --steps 2000 --lr 5e-6\n";
 
 static void on_signal(int sig)
 {
@@ -102,10 +133,12 @@ static int load_config(const char *path, vkt_ti_opts *o, cJSON **json)
 #define S(key, field) if (!strcmp(k, key) && str) { o->field = it->valuestring; continue; }
 #define I(key, field) if (!strcmp(k, key) && num) { o->field = (typeof(o->field))d; continue; }
         S("learn_rate", lr) S("data_root", data_dir) S("log_directory", log_dir) S("template_file", template_name)
-        S("clip_grad_value", clip_value) S("embedding_name", embedding) S("init_text", init_text)
+        S("clip_grad_value", clip_value) S("init_text", init_text)
+        S("embedding_name", embedding) S("hypernetwork_name", hypernetwork)
         S("model", model) S("filename_word_regex", filename_regex) S("filename_join_string", filewords_join)
         I("batch_size", batch) I("gradient_step", grad_accum) I("steps", steps) I("training_width", width)
         I("training_height", height) I("num_vectors_per_token", vectors) I("save_embedding_every", save_every)
+        I("save_hypernetwork_every", save_every) I("create_image_every", preview_every)
         I("training_write_csv_every", csv_every) I("clip_skip", clip_skip) I("seed", seed)
 #undef S
 #undef I
@@ -145,10 +178,11 @@ static bool parse_int(const char *v, long long lo, long long hi, long long *out)
     return true;
 }
 
-int vkt_cmd_embedding_train(int argc, char **argv)
+static int train_main(int argc, char **argv, bool hn)
 {
-    vkt_ti_opts o = vkt_ti_defaults();
-    const char *cmd = "embedding train";
+    vkt_ti_opts o = hn ? vkt_hn_train_defaults() : vkt_ti_defaults();
+    const char *cmd = hn ? "hypernetwork train" : "embedding train";
+    if (hn) o.hypernetwork = ""; /* marks the kind for the config reader until --hypernetwork */
     cJSON *config = NULL;
     for (int i = 1; i + 1 < argc; i++) /* the config first, so that options override it */
         if (strcmp(argv[i], "--config") == 0) {
@@ -161,7 +195,18 @@ int vkt_cmd_embedding_train(int argc, char **argv)
         bool missing = false;
         long long n;
         char *end;
-        if (vkt_cli_is_help(argv[i])) { fputs(HELP, stdout); cJSON_Delete(config); return 0; }
+        if (vkt_cli_is_help(argv[i])) { fputs(hn ? HN_HELP : HELP, stdout); cJSON_Delete(config); return 0; }
+        static const char *const ti_only[] = {"--embedding", "--init-text", "--vectors", "--save-format", "--ema",
+                                              "--ema-update-every", "--no-save-image-with-embedding"};
+        for (size_t j = 0; hn && j < sizeof ti_only / sizeof ti_only[0]; j++)
+            if (!strcmp(argv[i], ti_only[j])) {
+                cJSON_Delete(config);
+                return vkt_cli_usage(cmd, "%s is for embeddings only", argv[i]);
+            }
+        if (!hn && !strcmp(argv[i], "--hypernetwork")) {
+            cJSON_Delete(config);
+            return vkt_cli_usage(cmd, "--hypernetwork: use `vktrain hypernetwork train`");
+        }
         if (OPT_CONFIG(argv[i])) { i++; continue; }
 #define OPT(name) vkt_cli_opt(argc, argv, &i, name, &v, &missing)
 #define NEED() do { if (missing) return vkt_cli_usage(cmd, "%s needs a value", argv[i]); } while (0)
@@ -169,6 +214,7 @@ int vkt_cmd_embedding_train(int argc, char **argv)
         if (OPT("--model")) { NEED(); o.model = v; }
         else if (OPT("--vae")) { NEED(); o.vae = v; }
         else if (OPT("--embedding")) { NEED(); o.embedding = v; }
+        else if (OPT("--hypernetwork")) { NEED(); o.hypernetwork = v; }
         else if (OPT("--data")) { NEED(); o.data_dir = v; }
         else if (OPT("--init-text")) { NEED(); o.init_text = v; }
         else if (OPT("--vectors")) { INT(1, 75); o.vectors = (int)n; }
@@ -241,15 +287,18 @@ int vkt_cmd_embedding_train(int argc, char **argv)
             o.ema = strtod(v, &end);
             if (*end || !(o.ema > 0 && o.ema < 1)) return vkt_cli_usage(cmd, "--ema needs a beta in (0, 1), e.g. 0.999");
         } else if (OPT("--ema-update-every")) { INT(1, 1000000); o.ema_every = n; }
+        else if (OPT("--eval-draws")) { INT(0, 100000); o.eval_draws = (int)n; }
+        else if (OPT("--fixed-draws")) { INT(0, 100000); o.fixed_draws = (int)n; }
         else return vkt_cli_usage(cmd, "unknown option \"%s\"", argv[i]);
 #undef OPT
 #undef NEED
 #undef INT
     }
     (void)rc;
-    if (!o.model || !o.embedding || !o.data_dir) {
+    if (!hn) o.hypernetwork = NULL; /* a settings file's hypernetwork_name is not for embeddings */
+    if (!o.model || !(hn ? o.hypernetwork && *o.hypernetwork : o.embedding != NULL) || !o.data_dir) {
         cJSON_Delete(config);
-        return vkt_cli_usage(cmd, "--model, --embedding and --data are required");
+        return vkt_cli_usage(cmd, "--model, %s and --data are required", hn ? "--hypernetwork" : "--embedding");
     }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -263,9 +312,16 @@ int vkt_cmd_embedding_train(int argc, char **argv)
     printf("%s\n", rep.out_path);
     fprintf(stderr, "%lld steps in %.1f s, loss %.4f -> %.4f; logs in %s\n", (long long)rep.steps_done, rep.seconds,
             rep.first_loss, rep.last_loss, rep.log_path);
+    if (o.eval_draws > 0)
+        fprintf(stderr, "eval loss %.6f -> %.6f over %d fixed draws (%+.3f %%)\n", rep.eval_before, rep.eval_after,
+                o.eval_draws, 100.0 * (rep.eval_after - rep.eval_before) / rep.eval_before);
     if (st == VKT_ERR_INTERRUPTED) {
         fprintf(stderr, "vktrain: %s\n", err.msg);
         return 130;
     }
     return 0;
 }
+
+int vkt_cmd_embedding_train(int argc, char **argv) { return train_main(argc, argv, false); }
+
+int vkt_cmd_hypernetwork_train(int argc, char **argv) { return train_main(argc, argv, true); }

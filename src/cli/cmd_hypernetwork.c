@@ -223,8 +223,6 @@ int vkt_cmd_hypernetwork(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "create") == 0) return cmd_create(argc - 1, argv + 1);
-    if (strcmp(argv[1], "train") == 0)
-        return vkt_cli_usage("hypernetwork",
-                             "`hypernetwork train` arrives with the training loop (issue #8)");
+    if (strcmp(argv[1], "train") == 0) return vkt_cmd_hypernetwork_train(argc - 1, argv + 1);
     return vkt_cli_usage("hypernetwork", "unknown subcommand \"%s\"", argv[1]);
 }

@@ -1,5 +1,5 @@
-/* Textual-inversion training loop (webui modules/textual_inversion/textual_inversion.py:
- * train_embedding, as described in ../shared/spec/training.md). */
+/* Textual-inversion and hypernetwork training loop (webui textual_inversion.py: train_embedding,
+ * hypernetwork.py: train_hypernetwork, as described in ../shared/spec/training.md). */
 #define _GNU_SOURCE
 #include "train/ti_train.h"
 
@@ -21,6 +21,7 @@
 #include "io/hash.h"
 #include "io/model_file.h"
 #include "models/clip.h"
+#include "models/hypernetwork.h"
 #include "models/schedule.h"
 #include "models/unet.h"
 #include "nn/ops/clip.h"
@@ -55,6 +56,14 @@ vkt_ti_opts vkt_ti_defaults(void)
     };
 }
 
+vkt_ti_opts vkt_hn_train_defaults(void)
+{
+    vkt_ti_opts o = vkt_ti_defaults();
+    o.lr = "0.00001"; /* training.md §2: the UI's hypernetwork default */
+    o.out_dir = "hypernetworks";
+    return o;
+}
+
 /* Device tensors of one batch shape (re-made when the shape changes). */
 typedef struct batch_gpu {
     int64_t B, T, lh, lw;
@@ -86,6 +95,12 @@ typedef struct trainer {
     vkt_dataset *ds;
     vkt_embedding *emb;
     vkt_embedding_optim *optim_in; /* from a resumed .optim */
+    /* hypernetwork training (emb == NULL): the modules, a training hook (dropout on, multiplier
+     * 1) and an apply hook (dropout off) for the evaluation loss and previews */
+    vkt_hypernetwork *hn;
+    vkt_hn_hook *hook, *apply_hook;
+    bool hn_dropout;
+    uint64_t hn_stream; /* dropout stream of the mini-batch being recorded */
     char name[256];
     char model_hash[16], model_name[256];
     /* per dataset item: the scaled latent (once/deterministic) or mean + logvar (random) */
@@ -162,6 +177,48 @@ static vkt_status load_embedding(trainer *tr, vkt_err *err)
     if (o->vectors < 1 || o->vectors > 75) return vkt_fail(err, VKT_ERR_USAGE, "--vectors must be 1..75");
     /* training.md §6: the init text's token-embedding rows, stretched over N vectors */
     return vkt_embedding_init_from_text(tr->mf, tr->tok, tr->name, tr->o->init_text, o->vectors, &tr->emb, NULL, err);
+}
+
+/* The hypernetwork file (o->hypernetwork, or out_dir/NAME.pt) with its .optim when the hash
+ * matches (training.md §8); the webui names the run by the file stem cut at its last '('. */
+static vkt_status load_hypernetwork(trainer *tr, vkt_err *err)
+{
+    const vkt_ti_opts *o = tr->o;
+    char path[1100];
+    snprintf(path, sizeof path, "%s", o->hypernetwork);
+    if (!is_file(path)) {
+        int w = snprintf(path, sizeof path, "%s/%s.pt", o->out_dir, o->hypernetwork);
+        if (w < 0 || (size_t)w >= sizeof path || strchr(o->hypernetwork, '/') || !is_file(path))
+            return vkt_fail(err, VKT_ERR_USAGE,
+                            "hypernetwork \"%s\" is neither a file nor %s/%s.pt (make one with `vktrain "
+                            "hypernetwork create`)",
+                            o->hypernetwork, o->out_dir, o->hypernetwork);
+    }
+    vkt_status st = vkt_hn_load(path, &tr->hn, err);
+    if (st) return st;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.'), *paren = strrchr(base, '(');
+    size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (paren && (size_t)(paren - base) < n) n = (size_t)(paren - base);
+    snprintf(tr->name, sizeof tr->name, "%.*s", (int)n, base);
+    if (!tr->name[0]) return vkt_fail(err, VKT_ERR_USAGE, "%s: the file name gives an empty hypernetwork name", path);
+    const vkt_sd_config *cfg = vkt_model_file_config(tr->mf);
+    bool any = false; /* k/v inputs: the context (attn2) and each attention level's width (attn1) */
+    for (int z = 0; z < tr->hn->n_sizes; z++) {
+        int64_t d = tr->hn->sizes[z].dim;
+        any |= d == cfg->unet_context;
+        for (int l = 0; l < cfg->unet_levels; l++) any |= cfg->unet_attn[l] && d == (int64_t)cfg->unet_mc * cfg->unet_mult[l];
+    }
+    if (!any) vkt_log(VKT_LOG_WARN, "%s: no module size matches this model's attention widths: nothing will train", path);
+    bool used = false;
+    char why[200] = "";
+    if ((st = vkt_hn_load_optim(tr->hn, path, &used, why, sizeof why, err))) return st;
+    char optim[1200];
+    snprintf(optim, sizeof optim, "%s.optim", path);
+    if (!used && is_file(optim)) vkt_log(VKT_LOG_WARN, "%s: %s; starting a fresh optimizer", optim, why);
+    tr->hn_dropout = vkt_hn_has_dropout(tr->hn);
+    return VKT_OK;
 }
 
 /* Standard normals by Box-Muller from r (the same draws on every machine). */
@@ -337,7 +394,7 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
                     tr->weights[item] ? tr->weights[item][q] : 1.0f;
         if (tr->weights[item]) h->has_weight = true;
     }
-    if (!found) st = vkt_fail(err, VKT_ERR_USAGE, "prompt \"%s\" does not contain the embedding \"%s\"", prompts[0],
+    if (!found && tr->emb) st = vkt_fail(err, VKT_ERR_USAGE, "prompt \"%s\" does not contain the embedding \"%s\"", prompts[0],
                               tr->name);
 done:
     for (size_t m = 0; m < B; m++) vkt_prompt_result_fini(&pr[m]);
@@ -393,13 +450,47 @@ static void batch_gpu_fini(trainer *tr, batch_gpu *g)
     memset(g, 0, sizeof *g);
 }
 
+static vkt_status alloc_batch(trainer *tr, batch_gpu *g, vkt_err *err);
+
 /* (Re-)records the mini-batch graph when the batch shape differs from the recorded one. */
 static vkt_status ensure_recorded(trainer *tr, vkt_step *s, batch_gpu *g, bool backward, vkt_err *err)
 {
     const batch_host *h = &tr->h;
-    if (g->recorded && g->B == h->B && g->T == h->T && g->lh == h->lh && g->lw == h->lw && g->has_mult == h->has_mult &&
-        g->has_weight == h->has_weight)
-        return VKT_OK;
+    bool same = g->recorded && g->B == h->B && g->T == h->T && g->lh == h->lh && g->lw == h->lw &&
+                g->has_mult == h->has_mult && g->has_weight == h->has_weight;
+    /* hypernetwork dropout masks live in the recording: a new one per mini-batch */
+    bool redo = backward && tr->hn_dropout;
+    if (same && !redo) return VKT_OK;
+    vkt_status st;
+    if (!same && (st = alloc_batch(tr, g, err))) return st;
+    vkt_ti_step_io io = {.ids = &g->ids, .src_idx = tr->emb ? &g->src : NULL, .vectors = tr->emb ? &tr->vec : NULL,
+                         .multipliers = g->has_mult ? &g->mult : NULL, .latent = &g->latent, .noise = &g->noise,
+                         .noise_f32 = &g->noise32, .coef_a = &g->ca, .coef_b = &g->cb, .timestep = &g->t,
+                         .loss_weight = g->has_weight ? &g->weight : NULL};
+    /* d objective / d loss = 1/G: the webui divides each mini-batch loss by G */
+    vkt_ti_step_opts so = {.clip_skip = tr->o->clip_skip, .backward = backward,
+                           .dloss = 1.0f / (float)tr->ds->grad_accum, .grad_mode = VKT_GRAD_ACCUMULATE,
+                           .dvectors = tr->emb ? &tr->dvec : NULL};
+    if (tr->hn) { /* training: dropout on, multiplier 1; evaluation: dropout off, multiplier 1 */
+        vkt_hn_hook *hk = backward ? tr->hook : tr->apply_hook;
+        vkt_hn_hook_begin(hk, tr->o->seed, tr->hn_stream);
+        so.hook = vkt_hn_hook_unet(hk);
+    }
+    if ((st = vkt_step_begin_planned(s, err))) return st;
+    if ((st = vkt_ti_step_record(s, tr->clip, tr->unet, &io, &so, &g->res, err))) return st;
+    if ((st = vkt_step_end(s, err))) return st;
+    g->recorded = true;
+    if (!same)
+        vkt_log(VKT_LOG_DEBUG, "vktrain: recorded a %lldx%lld-token, %lldx%lld-latent step: %.1f MiB planned",
+                (long long)h->B, (long long)h->T, (long long)h->lh, (long long)h->lw,
+                (double)vkt_step_peak_bytes(s) / (1 << 20));
+    return VKT_OK;
+}
+
+/* The persistent input tensors of the current batch shape. */
+static vkt_status alloc_batch(trainer *tr, batch_gpu *g, vkt_err *err)
+{
+    const batch_host *h = &tr->h;
     batch_gpu_fini(tr, g);
     vkt_dtype dt = tr->o->dtype;
     int64_t B = h->B, T = h->T;
@@ -423,21 +514,6 @@ static vkt_status ensure_recorded(trainer *tr, vkt_step *s, batch_gpu *g, bool b
     g->lw = h->lw;
     g->has_mult = h->has_mult;
     g->has_weight = h->has_weight;
-    vkt_ti_step_io io = {.ids = &g->ids, .src_idx = &g->src, .vectors = &tr->vec,
-                         .multipliers = g->has_mult ? &g->mult : NULL, .latent = &g->latent, .noise = &g->noise,
-                         .noise_f32 = &g->noise32, .coef_a = &g->ca, .coef_b = &g->cb, .timestep = &g->t,
-                         .loss_weight = g->has_weight ? &g->weight : NULL};
-    /* d objective / d loss = 1/G: the webui divides each mini-batch loss by G */
-    vkt_ti_step_opts so = {.clip_skip = tr->o->clip_skip, .backward = backward,
-                           .dloss = 1.0f / (float)tr->ds->grad_accum, .grad_mode = VKT_GRAD_ACCUMULATE,
-                           .dvectors = &tr->dvec};
-    if ((st = vkt_step_begin_planned(s, err))) return st;
-    if ((st = vkt_ti_step_record(s, tr->clip, tr->unet, &io, &so, &g->res, err))) return st;
-    if ((st = vkt_step_end(s, err))) return st;
-    g->recorded = true;
-    vkt_log(VKT_LOG_DEBUG, "vktrain: recorded a %lldx%lld-token, %lldx%lld-latent step: %.1f MiB planned",
-            (long long)B, (long long)T, (long long)h->lh, (long long)h->lw,
-            (double)vkt_step_peak_bytes(s) / (1 << 20));
     return VKT_OK;
 }
 
@@ -466,8 +542,38 @@ static vkt_status run_batch(trainer *tr, vkt_step *s, batch_gpu *g, bool backwar
 
 /* The AdamW update (with clipping) and the zeroing of the gradient, recorded anew each update
  * because the rate and step count travel as push constants. */
+static vkt_status update_hn(trainer *tr, double lr, double clip_value, vkt_err *err)
+{
+    vkt_hypernetwork *hn = tr->hn;
+    int n = vkt_hn_grads(hn, NULL, 0);
+    vkt_tensor **gs = vkt_calloc(n > 0 ? (size_t)n : 1, sizeof *gs);
+    if (!gs) return vkt_fail(err, VKT_ERR_NOMEM, "gradient list");
+    vkt_hn_grads(hn, gs, n);
+    vkt_status st = VKT_OK;
+    const vkt_tensor *cs = NULL;
+    if (tr->o->clip_mode == VKT_CLIPGRAD_NORM && n > 0 && !tr->clip_state.buf) { /* sizes known after recording */
+        int64_t len = vkt_clip_norm_state_len((const vkt_tensor *const *)gs, n);
+        st = alloc_f32(tr->dev, 1, &len, "clip state", &tr->clip_state, err);
+    }
+    if (!st) st = vkt_step_begin(tr->opt, err);
+    for (int i = 0; i < n && !st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE; i++)
+        st = vkt_op_clip_value(tr->opt, gs[i], (float)clip_value, err);
+    if (!st && n > 0 && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
+        st = vkt_op_clip_norm(tr->opt, gs, n, (float)clip_value, false, &tr->clip_state, err);
+        cs = &tr->clip_state;
+    }
+    /* training.md §9.3: torch's AdamW defaults, weight decay 0.01 on every module parameter */
+    vkt_adamw h = {.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    if (!st) st = vkt_hn_record_adamw(tr->opt, hn, &h, cs, err);
+    if (!st) st = vkt_hn_record_zero_grads(tr->opt, hn, err);
+    if (!st) st = vkt_step_run(tr->opt, err);
+    free(gs);
+    return st;
+}
+
 static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam_step, int64_t step, vkt_err *err)
 {
+    if (tr->hn) return update_hn(tr, lr, clip_value, err);
     vkt_status st = vkt_step_begin(tr->opt, err);
     const vkt_tensor *cs = NULL;
     if (!st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE) st = vkt_op_clip_value(tr->opt, &tr->dvec, (float)clip_value, err);
@@ -518,7 +624,10 @@ static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedd
 {
     const vkt_ti_opts *o = tr->o;
     vkt_txt2img_models m = {.dev = tr->dev, .tok = tr->tok, .clip = tr->clip, .unet = tr->unet, .vae = tr->vae,
-                            .alphas_cumprod = tr->sched.alphas_cumprod, .embs = tr->embs, .emb_vectors = &tr->vec};
+                            .alphas_cumprod = tr->sched.alphas_cumprod, .embs = tr->embs,
+                            .emb_vectors = tr->emb ? &tr->vec : NULL,
+                            /* HN previews: eval mode, dropout off, multiplier used (training.md §7.3) */
+                            .hook = tr->hn ? vkt_hn_hook_unet(tr->apply_hook) : NULL};
     vkt_txt2img_opts p = vkt_txt2img_opts_default();
     p.prompt = o->preview_prompt ? o->preview_prompt : tr->h.first_prompt;
     p.negative = o->preview_negative;
@@ -544,7 +653,7 @@ static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedd
     snprintf(path, sizeof path, "%s/images/%s-%lld.png", tr->run_dir, tr->name, (long long)k);
     vkt_png_text t = {"parameters", params};
     if (!st) st = vkt_image_write_png(path, r.rgb[0], r.width, r.height, 3, &t, 1, err);
-    if (!st && with_embedding) {
+    if (!st && with_embedding && tr->emb) {
         snprintf(path, sizeof path, "%s/image_embeddings", tr->run_dir);
         if (!(st = vkt_mkdirs(path, err))) {
             snprintf(path, sizeof path, "%s/image_embeddings/%s-%lld.png", tr->run_dir, tr->name, (long long)k);
@@ -568,6 +677,13 @@ static vkt_status write_embedding(trainer *tr, const vkt_embedding *e, const cha
 static vkt_status save(trainer *tr, const char *path, const char *stored_name, int64_t file_step, int64_t adam_step,
                        double lr, vkt_err *err)
 {
+    if (tr->hn) { /* HN copies store the base name (training.md §7.2) */
+        vkt_status st = vkt_hn_download(tr->hn, err);
+        if (!st) st = vkt_hn_set_meta(tr->hn, tr->name, file_step, tr->model_hash, tr->model_name, err);
+        if (!st) st = vkt_hn_save(tr->hn, path, err);
+        if (!st && tr->o->save_optimizer) st = vkt_hn_save_optim(tr->hn, path, lr, err);
+        return st;
+    }
     vkt_embedding *e = tr->emb;
     vkt_status st = vkt_tensor_download_f32(tr->dev, &tr->vec, e->vectors, err);
     if (st) return st;
@@ -628,9 +744,12 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     vkt_file_hash fh;
     if (is_file(o->model) && vkt_hash_file(o->model, true, &fh, err) == VKT_OK) snprintf(tr->model_hash, sizeof tr->model_hash, "%.10s", fh.sha256);
     if ((st = vkt_tokenizer_create(NULL, &tr->tok, err))) return st;
-    if ((st = load_embedding(tr, err))) return st;
+    if (o->hypernetwork && (o->ema > 0 || o->save_safetensors))
+        return vkt_fail(err, VKT_ERR_USAGE, "--ema and --save-format are for embeddings only");
+    if ((st = o->hypernetwork ? load_hypernetwork(tr, err) : load_embedding(tr, err))) return st;
     if ((st = vkt_template_load(o->template_name, &tr->tmpl, err))) return st;
-    if ((st = vkt_template_check_ti(tr->tmpl, err))) return st;
+    /* an embedding gets no gradient without [name]; a hypernetwork trains on any prompt */
+    if (!o->hypernetwork && (st = vkt_template_check_ti(tr->tmpl, err))) return st;
     vkt_dataset_opts dopts = vkt_dataset_defaults();
     dopts.size.width = o->width;
     dopts.size.height = o->height;
@@ -648,7 +767,7 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     dopts.seed = o->seed;
     if ((st = vkt_dataset_open(o->data_dir, &dopts, &tr->ds, err))) return st;
     if ((st = vkt_prompt_embs_create(&tr->embs, err))) return st;
-    if ((st = vkt_prompt_embs_add(tr->embs, tr->tok, tr->name, tr->emb->n_vectors, NULL, err))) return st;
+    if (tr->emb && (st = vkt_prompt_embs_add(tr->embs, tr->tok, tr->name, tr->emb->n_vectors, NULL, err))) return st;
     vkt_schedule_init(&tr->sched, 0.00085, 0.012);
     if ((st = vkt_device_create(&(vkt_device_opts){.select = o->device, .validation = -1}, &tr->dev, err))) return st;
     if ((st = vkt_step_create(tr->dev, &tr->step, err)) || (st = vkt_step_create(tr->dev, &tr->opt, err))) return st;
@@ -660,6 +779,14 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     if ((st = vkt_clip_load(tr->dev, &cs, o->dtype, cfg->clip_heads, &tr->clip, err))) return st;
     vkt_weight_source us = vkt_weight_source_model_file(tr->mf, "model.diffusion_model.", o->model);
     if ((st = vkt_unet_load(tr->dev, &us, o->dtype, cfg->unet_heads, &tr->unet, err))) return st;
+    if (tr->hn) {
+        if ((st = vkt_hn_upload(tr->hn, tr->dev, true, err)) ||
+            (st = vkt_hn_hook_create(&tr->hn, 1, VKT_HN_TRAIN, &tr->hook, err)) ||
+            (st = vkt_hn_hook_create(&tr->hn, 1, VKT_HN_APPLY, &tr->apply_hook, err)))
+            return st;
+        tr->hn->multiplier = 1.0f; /* the evaluation loss and previews at full strength */
+        return VKT_OK;
+    }
     const int64_t shape[2] = {tr->emb->n_vectors, tr->emb->width};
     if ((st = alloc_f32(tr->dev, 2, shape, "embedding", &tr->vec, err)) ||
         (st = alloc_f32(tr->dev, 2, shape, "embedding grad", &tr->dvec, err)) ||
@@ -710,6 +837,9 @@ static void teardown(trainer *tr)
     vkt_clip_destroy(tr->clip);
     vkt_unet_destroy(tr->unet);
     vkt_vae_destroy(tr->vae);
+    vkt_hn_hook_destroy(tr->hook);
+    vkt_hn_hook_destroy(tr->apply_hook);
+    vkt_hn_destroy(tr->hn); /* its device tensors first */
     vkt_device_destroy(tr->dev);
     vkt_dataset_destroy(tr->ds);
     vkt_prompt_embs_destroy(tr->embs);
@@ -740,34 +870,45 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
     if (!st && (o->steps < 1)) st = vkt_fail(err, VKT_ERR_USAGE, "--steps must be > 0");
     if (!st) st = setup(&tr, err);
     if (st) goto done;
-    int64_t s0 = tr.emb->has_step ? tr.emb->step : 0, step = s0;
+    vkt_train_kind kind = tr.hn ? VKT_TRAIN_HN : VKT_TRAIN_TI;
+    int64_t s0 = tr.hn ? tr.hn->step : tr.emb->has_step ? tr.emb->step : 0, step = s0;
     if ((st = vkt_lr_schedule_parse(o->lr, o->steps, s0, "learning rate", &lr, err))) goto done;
     if (o->clip_mode != VKT_CLIPGRAD_NONE &&
         (st = vkt_lr_schedule_parse(o->clip_value, o->steps, s0, "gradient clip value", &clipv, err)))
         goto done;
-    if ((st = vkt_logs_run_dir(o->log_dir, tr.name, VKT_TRAIN_TI, time(NULL), tr.run_dir, sizeof tr.run_dir, err)) ||
-        (st = vkt_mkdirs(tr.run_dir, err)) || (st = vkt_train_log_open(tr.run_dir, VKT_TRAIN_TI, o->csv_every, &tr.log, err)))
+    if ((st = vkt_logs_run_dir(o->log_dir, tr.name, kind, time(NULL), tr.run_dir, sizeof tr.run_dir, err)) ||
+        (st = vkt_mkdirs(tr.run_dir, err)) || (st = vkt_train_log_open(tr.run_dir, kind, o->csv_every, &tr.log, err)))
         goto done;
     snprintf(rep->log_path, sizeof rep->log_path, "%s", tr.run_dir);
     { /* the resolved settings, by the webui's names (training.md §7.4) */
         static const char *const clip_names[] = {"disabled", "value", "norm"};
         vkt_train_settings ts = {
             .save_image_with_stored_embedding = o->save_image_with_embedding,
-            .kind = VKT_TRAIN_TI, .model_name = tr.model_name, .model_hash = tr.model_hash,
-            .num_of_dataset_images = (int64_t)tr.ds->n, .num_vectors_per_token = tr.emb->n_vectors, .name = tr.name,
+            .kind = kind, .model_name = tr.model_name, .model_hash = tr.model_hash,
+            .num_of_dataset_images = (int64_t)tr.ds->n, .num_vectors_per_token = tr.emb ? tr.emb->n_vectors : 0,
+            .name = tr.name,
             .learn_rate = o->lr, .batch_size = tr.ds->batch, .gradient_step = tr.ds->grad_accum,
             .data_root = o->data_dir, .log_directory = o->log_dir, .training_width = o->width,
             .training_height = o->height, .steps = o->steps, .clip_grad_mode = clip_names[o->clip_mode],
             .clip_grad_value = o->clip_value, .latent_sampling_method = vkt_latent_sampling_name(o->latent_sampling),
 .create_image_every = o->preview_every, .save_every = o->save_every, .template_file = o->template_name,
             .initial_step = s0};
+        if (tr.hn) {
+            const vkt_hn_options *ho = &tr.hn->opt;
+            ts.layer_structure = ho->layer_structure;
+            ts.n_layer_structure = (size_t)ho->n_layers;
+            ts.activation_func = ho->activation;
+            ts.weight_init = ho->weight_init;
+            ts.add_layer_norm = ho->layer_norm;
+            ts.use_dropout = ho->use_dropout;
+        }
         vkt_setting items[48];
         size_t n = vkt_logs_settings_webui(&ts, items, 48);
         if ((st = vkt_logs_write_settings(tr.run_dir, time(NULL), items, n, NULL, 0, err))) goto done;
     }
     if (o->save_every > 0) {
         char d[1100];
-        snprintf(d, sizeof d, "%s/embeddings", tr.run_dir);
+        snprintf(d, sizeof d, "%s/%s", tr.run_dir, tr.hn ? "hypernetworks" : "embeddings");
         if ((st = vkt_mkdirs(d, err))) goto done;
     }
     int G = tr.ds->grad_accum;
@@ -783,7 +924,11 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
     int64_t saved_at = -1; /* step of the last intermediate copy (image embeddings need one) */
     rep->eval_before = rep->eval_after = NAN;
     if (o->eval_draws > 0 && (st = eval_loss(&tr, o->eval_draws, &rep->eval_before, err))) goto done;
-    if (!o->quiet)
+    if (!o->quiet && tr.hn)
+        fprintf(stderr, "training hypernetwork \"%s\" (%lld parameters) on %zu images, batch %d x %d, %lld steps, %s\n",
+                tr.name, (long long)vkt_hn_param_count(tr.hn), tr.ds->n, tr.ds->batch, G, (long long)o->steps,
+                vkt_device_get_info(tr.dev)->name);
+    else if (!o->quiet)
         fprintf(stderr, "training \"%s\" (%d vectors) on %zu images, batch %d x %d, %lld steps, %s\n", tr.name,
                 tr.emb->n_vectors, tr.ds->n, tr.ds->batch, G, (long long)o->steps,
                 vkt_device_get_info(tr.dev)->name);
@@ -800,6 +945,7 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
             double l;
             uint64_t k = (uint64_t)step * (uint64_t)G + (uint64_t)g;
             if ((st = prepare_batch(&tr, &plan, bi++, k, err))) goto done;
+            tr.hn_stream = k;
             /* VKTRAIN_LOG=debug: what each mini-batch trains on (tests check options by it) */
             vkt_log(VKT_LOG_DEBUG, "batch %llu: %lldx%lld latent, t %d, prompt \"%s\"", (unsigned long long)k,
                     (long long)tr.h.lh, (long long)tr.h.lw, (int)tr.h.t[0], tr.h.first_prompt);
@@ -824,7 +970,8 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
             char path[1200], nm[300];
             saved_at = step;
             snprintf(nm, sizeof nm, "%s-%lld", tr.name, (long long)kname);
-            snprintf(path, sizeof path, "%s/embeddings/%s.%s", tr.run_dir, nm, o->save_safetensors ? "safetensors" : "pt");
+            snprintf(path, sizeof path, "%s/%s/%s.%s", tr.run_dir, tr.hn ? "hypernetworks" : "embeddings", nm,
+                     o->save_safetensors ? "safetensors" : "pt");
             if ((st = save(&tr, path, nm, step, adam_step, rate, err))) goto done;
             if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
         }

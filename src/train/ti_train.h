@@ -1,6 +1,10 @@
-/* Textual-inversion training: the webui's train_embedding loop (../shared/spec/training.md §5)
- * on the GPU. The mini-batch graph (train/ti_step) is recorded once per batch shape and
- * re-submitted with new inputs; the AdamW update is a small recording of its own per update.
+/* Textual-inversion and hypernetwork training: the webui's train_embedding and
+ * train_hypernetwork loops (../shared/spec/training.md §5, §9.3) on the GPU. The mini-batch graph
+ * (train/ti_step) is recorded once per batch shape and re-submitted with new inputs (a
+ * hypernetwork with dropout: recorded anew per mini-batch, models/hypernetwork.h); the AdamW
+ * update is a small recording of its own per update. With o.hypernetwork set, the hypernetwork's
+ * modules are trained instead of an embedding (o.embedding, init_text, vectors, ema and
+ * save_safetensors are then unused).
  *
  *   vkt_ti_opts o = vkt_ti_defaults();
  *   o.model = "model.safetensors"; o.embedding = "cat"; o.data_dir = "imgs/"; o.steps = 1000;
@@ -23,10 +27,12 @@ typedef struct vkt_ti_opts {
     const char *model;        /* checkpoint file or diffusers folder */
     const char *vae;          /* separate VAE file or NULL */
     const char *embedding;    /* name of a new embedding, or a file to continue */
+    const char *hypernetwork; /* NULL for TI; else a hypernetwork file, or a NAME looked up as
+                                 out_dir/NAME.pt (create it first: vktrain hypernetwork create) */
     const char *data_dir;
     const char *init_text;    /* new embedding: initial words (default "*") */
     int vectors;              /* new embedding: vectors per token (default 1) */
-    const char *lr;           /* schedule syntax, default "0.005" */
+    const char *lr;           /* schedule syntax, default "0.005" (hypernetworks: "0.00001") */
     int batch, grad_accum;    /* default 1, 1 */
     int64_t steps;            /* max steps, default 100000 */
     int width, height;        /* default 512 */
@@ -53,7 +59,7 @@ typedef struct vkt_ti_opts {
     int64_t csv_every;        /* default 500; 0 off */
     bool save_optimizer;      /* .optim files */
     const char *log_dir;      /* default "textual_inversion" */
-    const char *out_dir;      /* final NAME.pt (default "embeddings") */
+    const char *out_dir;      /* final NAME.pt (default "embeddings"; hypernetworks: "hypernetworks") */
     uint64_t seed;
     int clip_skip;
     vkt_dtype dtype;          /* VKT_F32 or VKT_F16 */
@@ -72,13 +78,15 @@ typedef struct vkt_ti_opts {
 } vkt_ti_opts;
 
 vkt_ti_opts vkt_ti_defaults(void);
+/* The webui's defaults for hypernetwork training (lr 0.00001, out_dir "hypernetworks"). */
+vkt_ti_opts vkt_hn_train_defaults(void);
 
 typedef struct vkt_ti_report {
     int64_t steps_done;      /* completed updates (the file's step) */
     double first_loss, last_loss; /* loss of the first and the last update */
     double seconds;
     double eval_before, eval_after; /* fixed-draw evaluation loss (NaN unless eval_draws) */
-    char out_path[1024];     /* the final embedding file */
+    char out_path[1024];     /* the final embedding or hypernetwork file */
     char log_path[1024];     /* the run's log folder */
 } vkt_ti_report;
 
