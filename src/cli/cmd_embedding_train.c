@@ -45,6 +45,9 @@ static const char *HELP =
     "  --save-every N         intermediate copies every N steps, webui naming (default 500, 0 off)\n"
     "  --csv-every N          loss CSV row every N steps (default 500, 0 off)\n"
     "  --save-optimizer       write .optim files (resumable AdamW state)\n"
+    "  --tensorboard          TensorBoard event files in LOG_DIR/.../NAME/tensorboard/: loss and\n"
+    "                         learn rate after every step (webui tags \"Loss/train\", ...)\n"
+    "  --tensorboard-images   previews there too (\"Validation at epoch N\")\n"
     "  --preview-every N      preview image every N steps into images/ (default 500, 0 off)\n"
     "  --preview-prompt P     default: the first prompt of the current batch (as the webui)\n"
     "  --preview-negative-prompt N, --preview-steps N (20), --preview-sampler S (euler_a),\n"
@@ -88,7 +91,8 @@ static const char *HN_HELP =
     "options: as `vktrain embedding train --help` (--lr, --batch, --grad-accum, --steps, --width,\n"
     "--height, --varsize, --clip-grad, --clip-grad-value, --shuffle-tags, --tag-dropout,\n"
     "--latent-sampling, --use-weight, --template, --filename-regex, --filewords-join, --repeats,\n"
-    "--save-every, --csv-every, --save-optimizer, --preview-*, --log-dir, --seed, --clip-skip,\n"
+    "--save-every, --csv-every, --save-optimizer, --tensorboard, --tensorboard-images, --preview-*,\n"
+    "--log-dir, --seed, --clip-skip,\n"
     "--precision, --device, --warmup, --cosine, --lr-min, --quiet, --eval-draws, --fixed-draws,\n"
     "--config), except:\n"
     "  --hypernetwork NAME|FILE  the hypernetwork to train (instead of --embedding)\n"
@@ -162,6 +166,10 @@ static int load_config(const char *path, vkt_ti_opts *o, cJSON **json)
             o->tag_dropout = d;
         } else if (!strcmp(k, "use_weight") && cJSON_IsBool(it)) {
             o->use_weight = cJSON_IsTrue(it);
+        } else if (!strcmp(k, "training_enable_tensorboard") && cJSON_IsBool(it)) {
+            o->tensorboard = cJSON_IsTrue(it);
+        } else if (!strcmp(k, "training_tensorboard_save_images") && cJSON_IsBool(it)) {
+            o->tensorboard_images = cJSON_IsTrue(it);
         } /* other keys (datetime, model_hash, ...) describe a run and are ignored */
     }
     return 0;
@@ -249,6 +257,8 @@ static int train_main(int argc, char **argv, bool hn)
         else if (OPT("--save-every")) { INT(0, 1000000000); o.save_every = n; }
         else if (OPT("--csv-every")) { INT(0, 1000000000); o.csv_every = n; }
         else if (vkt_cli_flag(argv, i, "--save-optimizer")) o.save_optimizer = true;
+        else if (vkt_cli_flag(argv, i, "--tensorboard")) o.tensorboard = true;
+        else if (vkt_cli_flag(argv, i, "--tensorboard-images")) o.tensorboard = o.tensorboard_images = true;
         else if (OPT("--preview-every")) { INT(0, 1000000000); o.preview_every = n; }
         else if (OPT("--preview-prompt")) { NEED(); o.preview_prompt = v; }
         else if (OPT("--preview-negative-prompt")) { NEED(); o.preview_negative = v; }
@@ -308,6 +318,13 @@ static int train_main(int argc, char **argv, bool hn)
     vkt_ti_report rep;
     vkt_status st = vkt_ti_train(&o, &rep, &err);
     cJSON_Delete(config);
+    if (st == VKT_ERR_OOM_DEVICE) { /* the message names the allocation; say what to change */
+        int rc2 = vkt_cli_fail(&err);
+        fprintf(stderr, "vktrain: hint: this does not fit the device's memory: try a smaller --batch (with "
+                        "--grad-accum to keep the effective batch), a smaller --width/--height%s\n",
+                o.dtype == VKT_F32 ? ", or --precision fp16" : "");
+        return rc2;
+    }
     if (st && st != VKT_ERR_INTERRUPTED) return vkt_cli_fail(&err);
     printf("%s\n", rep.out_path);
     fprintf(stderr, "%lld steps in %.1f s, loss %.4f -> %.4f; logs in %s\n", (long long)rep.steps_done, rep.seconds,

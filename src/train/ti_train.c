@@ -20,6 +20,7 @@
 #include "io/embedding_optim.h"
 #include "io/hash.h"
 #include "io/model_file.h"
+#include "io/tfevents.h"
 #include "models/clip.h"
 #include "models/hypernetwork.h"
 #include "models/schedule.h"
@@ -34,6 +35,7 @@
 #include "train/embedding_init.h"
 #include "train/logs.h"
 #include "train/lr_schedule.h"
+#include "train/prefetch.h"
 #include "train/ti_step.h"
 #include "train/txt2img.h"
 #include "io/embedding_image.h"
@@ -117,6 +119,10 @@ typedef struct trainer {
     /* run */
     char run_dir[1024];
     vkt_train_log *log;
+    vkt_tfevents *tb;
+    int64_t tb_epoch;              /* epoch number of the latest step, for preview tags */
+    double *tb_losses;             /* HN: the last 3·n update losses (the webui's loss_logging) */
+    size_t tb_cap, tb_n, tb_next;
 } trainer;
 
 static vkt_status alloc_f32(vkt_device *dev, int nd, const int64_t *shape, const char *what, vkt_tensor *t,
@@ -237,6 +243,7 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
     vkt_status st = VKT_OK;
     vkt_vae *vae = NULL;
     vkt_step *s = NULL;
+    vkt_prefetch *pf = NULL;
     size_t n = tr->ds->n;
     tr->lat_a = vkt_calloc(n, sizeof *tr->lat_a);
     tr->lat_b = vkt_calloc(n, sizeof *tr->lat_b);
@@ -244,14 +251,17 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
     tr->lh = vkt_calloc(n, sizeof *tr->lh);
     tr->lw = vkt_calloc(n, sizeof *tr->lw);
     if (!tr->lat_a || !tr->lat_b || !tr->weights || !tr->lh || !tr->lw) return vkt_fail(err, VKT_ERR_NOMEM, "latents");
+    /* decode + resize on a worker thread (train/prefetch.h), overlapping the VAE load and encodes */
+    if ((st = vkt_prefetch_create(tr->ds, NULL, n, NULL, &pf, err))) goto done;
     vkt_weight_source src = vkt_weight_source_model_file(tr->mf, "first_stage_model.", tr->o->model);
     if ((st = vkt_vae_load(tr->dev, &src, tr->o->dtype, &vae, err))) goto done;
     if (tr->o->preview_every > 0) tr->vae = vae; /* previews decode with it later */
     if ((st = vkt_step_create(tr->dev, &s, err))) goto done;
-    for (size_t i = 0; i < n && !st; i++) {
+    for (size_t k = 0; k < n && !st; k++) {
+        size_t i;
         vkt_train_image px = {0};
         vkt_tensor img = {0}, mean, logvar;
-        if ((st = vkt_dataset_load(tr->ds, i, &px, err))) break;
+        if ((st = vkt_prefetch_next(pf, &i, &px, err))) break;
         int64_t lh = px.lh, lw = px.lw, hw = lh * lw;
         tr->lh[i] = px.lh;
         tr->lw[i] = px.lw;
@@ -296,6 +306,7 @@ static vkt_status encode_latents(trainer *tr, vkt_err *err)
         if (st) vkt_err_prefix(err, "encoding %s", tr->ds->items[i].path);
     }
 done:
+    vkt_prefetch_destroy(pf);
     vkt_step_destroy(s);
     if (vae != tr->vae) vkt_vae_destroy(vae);
     return st;
@@ -653,6 +664,8 @@ static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedd
     snprintf(path, sizeof path, "%s/images/%s-%lld.png", tr->run_dir, tr->name, (long long)k);
     vkt_png_text t = {"parameters", params};
     if (!st) st = vkt_image_write_png(path, r.rgb[0], r.width, r.height, 3, &t, 1, err);
+    if (!st && tr->tb && o->tensorboard_images) /* tensorboard_add_image at the file's step */
+        st = vkt_tfevents_add_validation_image(tr->tb, tr->tb_epoch, r.rgb[0], r.width, r.height, 3, step, err);
     if (!st && with_embedding && tr->emb) {
         snprintf(path, sizeof path, "%s/image_embeddings", tr->run_dir);
         if (!(st = vkt_mkdirs(path, err))) {
@@ -831,6 +844,8 @@ static void teardown(trainer *tr)
     }
     free(tr->lat_a); free(tr->lat_b); free(tr->weights); free(tr->lh); free(tr->lw);
     vkt_train_log_destroy(tr->log);
+    vkt_tfevents_destroy(tr->tb);
+    free(tr->tb_losses);
     vkt_step_destroy(tr->step);
     vkt_step_destroy(tr->opt);
     vkt_step_destroy(tr->evs);
@@ -848,6 +863,35 @@ static void teardown(trainer *tr)
     vkt_embedding_optim_destroy(tr->optim_in);
     vkt_embedding_file_destroy(tr->emb);
     vkt_model_file_close(tr->mf);
+}
+
+/* The webui's tensorboard_add after an update: TI logs the update's loss with epoch
+ * step // steps_per_epoch; HN the mean of its last 3·n update losses (n = images) with epoch
+ * step // n and epoch step step − epoch·n + 1 (hypernetwork.py train_hypernetwork). */
+static vkt_status tensorboard_step(trainer *tr, int64_t step, int64_t spe, double loss, double rate, vkt_err *err)
+{
+    int64_t n = (int64_t)tr->ds->n, epoch, estep;
+    double shown = loss;
+    if (tr->hn) {
+        if (!tr->tb_losses) {
+            tr->tb_cap = (size_t)(3 * n);
+            if (!(tr->tb_losses = vkt_calloc(tr->tb_cap, sizeof *tr->tb_losses)))
+                return vkt_fail(err, VKT_ERR_NOMEM, "loss history");
+        }
+        tr->tb_losses[tr->tb_next] = loss;
+        tr->tb_next = (tr->tb_next + 1) % tr->tb_cap;
+        if (tr->tb_n < tr->tb_cap) tr->tb_n++;
+        double sum = 0;
+        for (size_t i = 0; i < tr->tb_n; i++) sum += tr->tb_losses[i];
+        shown = sum / (double)tr->tb_n;
+        epoch = step / n;
+        estep = step - epoch * n + 1;
+    } else {
+        epoch = step / (spe > 0 ? spe : 1);
+        estep = step % (spe > 0 ? spe : 1) + 1;
+    }
+    tr->tb_epoch = epoch;
+    return vkt_tfevents_add_training(tr->tb, shown, step, estep, rate, epoch, err);
 }
 
 static double now_s(void)
@@ -879,6 +923,11 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
     if ((st = vkt_logs_run_dir(o->log_dir, tr.name, kind, time(NULL), tr.run_dir, sizeof tr.run_dir, err)) ||
         (st = vkt_mkdirs(tr.run_dir, err)) || (st = vkt_train_log_open(tr.run_dir, kind, o->csv_every, &tr.log, err)))
         goto done;
+    if (o->tensorboard) { /* webui tensorboard_setup(): <run dir>/tensorboard */
+        char d[1100];
+        snprintf(d, sizeof d, "%s/tensorboard", tr.run_dir);
+        if ((st = vkt_tfevents_create(d, &tr.tb, err))) goto done;
+    }
     snprintf(rep->log_path, sizeof rep->log_path, "%s", tr.run_dir);
     { /* the resolved settings, by the webui's names (training.md §7.4) */
         static const char *const clip_names[] = {"disabled", "value", "norm"};
@@ -965,6 +1014,7 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
         if (step == s0 + 1) rep->first_loss = loss_step;
         rep->last_loss = loss_step;
         if ((st = vkt_train_log_step(tr.log, step, spe, loss_step, rate, err))) goto done;
+        if (tr.tb && (st = tensorboard_step(&tr, step, spe, loss_step, rate, err))) goto done;
         int64_t kname = vkt_logs_due(step, o->save_every, true);
         if (kname) {
             char path[1200], nm[300];

@@ -57,6 +57,8 @@ typedef struct vkt_ti_opts {
     int preview_width, preview_height; /* 0: the training size */
     bool save_image_with_embedding; /* also image_embeddings/NAME-K.png (default on, as the webui) */
     int64_t csv_every;        /* default 500; 0 off */
+    bool tensorboard;         /* RUN/tensorboard/ event files: loss and learn rate every step */
+    bool tensorboard_images;  /* previews there too (webui training_tensorboard_save_images) */
     bool save_optimizer;      /* .optim files */
     const char *log_dir;      /* default "textual_inversion" */
     const char *out_dir;      /* final NAME.pt (default "embeddings"; hypernetworks: "hypernetworks") */

@@ -27,6 +27,17 @@ static double gib(uint64_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
 vkt_status vkt_mem_init(vkt_device *dev, vkt_err *err)
 {
     vkGetPhysicalDeviceMemoryProperties(dev->phys, &dev->memprops);
+    /* VKTRAIN_HEAP_LIMIT_MIB: behave as a device with at most this much per heap, to try what
+     * fits a smaller GPU (and to test the out-of-memory path) */
+    const char *lim = getenv("VKTRAIN_HEAP_LIMIT_MIB");
+    if (lim && *lim) {
+        char *end;
+        unsigned long long mib = strtoull(lim, &end, 10);
+        if (*end || mib == 0) return vkt_fail(err, VKT_ERR_USAGE, "VKTRAIN_HEAP_LIMIT_MIB=\"%s\": a positive number", lim);
+        for (uint32_t i = 0; i < dev->memprops.memoryHeapCount; i++)
+            if (dev->memprops.memoryHeaps[i].size > (VkDeviceSize)mib << 20)
+                dev->memprops.memoryHeaps[i].size = (VkDeviceSize)mib << 20;
+    }
     VkCommandPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT |
                                            VK_COMMAND_POOL_CREATE_TRANSIENT_BIT,

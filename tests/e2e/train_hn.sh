@@ -21,7 +21,7 @@ common=(--model "$M" --data "$DATA" --width 64 --height 64 --template subject_fi
 # 1. a run with every output: copies and previews (webui naming), CSV, settings, .optim, eval loss
 "$V" hypernetwork train "${common[@]}" --hypernetwork hy --out "$D/hn" --steps 6 --lr 0.001 --batch 2 \
     --save-every 2 --preview-every 3 --preview-steps 2 --csv-every 1 --save-optimizer --eval-draws 4 \
-    --fixed-draws 4 --log-dir "$D/l1" > "$D/o1" 2> "$D/e1"; check "training run" $?
+    --fixed-draws 4 --tensorboard --log-dir "$D/l1" > "$D/o1" 2> "$D/e1"; check "training run" $?
 run=$(ls -d "$D"/l1/*/hy 2>/dev/null | head -1)
 [ -n "$run" ]; check "run folder LOG/DATE/hy" $?
 for k in 2 4 6; do
@@ -37,6 +37,20 @@ head -1 "$run/hypernetwork_loss.csv" | grep -q "^step,epoch,epoch_step,loss,lear
 grep -q '"hypernetwork_name": "hy"' "$run"/settings-*.json && grep -q '"layer_structure"' "$run"/settings-*.json
 check "settings with the webui's hypernetwork keys" $?
 [ -f "$run/loss.svg" ]; check "loss plot" $?
+if command -v python3 >/dev/null; then
+    python3 "$REF/read_tfevents.py" "$run"/tensorboard/events.out.tfevents.* > "$D/tb.json"; check "tensorboard events read back" $?
+    python3 - "$D/tb.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["events"]
+tags = [(v["tag"], e["step"]) for e in ev for v in e.get("values", [])]
+# webui train_hypernetwork: epoch = step // n (8 images), epoch step = step - epoch*n + 1
+ok = [s for t, s in tags if t == "Loss/train"] == [1, 2, 3, 4, 5, 6] and \
+     [s for t, s in tags if t == "Loss/train/epoch-0"] == [2, 3, 4, 5, 6, 7] and \
+     not any(t.startswith("Validation") for t, s in tags)
+sys.exit(0 if ok else 1)
+PY
+    check "tensorboard: the webui's hypernetwork scalars, no images without --tensorboard-images" $?
+fi
 grep -qx "$D/hn/hy.pt" "$D/o1"; check "final file replaces OUT/hy.pt" $?
 "$V" info "$D/hn/hy.pt" --json > "$D/i1" 2>/dev/null
 grep -Eq '"step":[[:space:]]*6,' "$D/i1"; check "final file has step 6" $?
@@ -105,5 +119,10 @@ grep -q "embeddings only" "$D/e7"; check "...as an embedding option" $?
 "$V" hypernetwork train "${common[@]}" --hypernetwork "$M" --steps 1 --log-dir "$D/l8" 2>"$D/e8"; check "a model file is not a hypernetwork" $(is $? 1)
 [ ! -e "$D/l8" ]; check "...refused before training" $?
 "$V" hypernetwork train --hypernetwork hy 2>/dev/null; check "missing options exit 2" $(is $? 2)
+# out of device memory (a device with a 12 MiB heap): the message names the allocation, a hint follows
+VKTRAIN_HEAP_LIMIT_MIB=12 "$V" hypernetwork train "${common[@]}" --hypernetwork hy --out "$D/hn" --steps 1 \
+    --log-dir "$D/l9" 2>"$D/e9"; check "out of device memory exits 1" $(is $? 1)
+grep -q "out of device memory" "$D/e9" && grep -q "hint:.*--batch.*--precision fp16" "$D/e9" && [ ! -e "$D/l9" ]
+check "...with what to change, before training" $?
 echo "train_hn: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

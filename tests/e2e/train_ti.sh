@@ -23,8 +23,23 @@ head -1 "$run/textual_inversion_loss.csv" | grep -q "^step,epoch,epoch_step,loss
 # a short run with copies and previews every 2 steps: webui naming (file K holds step K-1)
 "$V" embedding train --model "$M" --data "$DATA" --width 64 --height 64 --template subject_filewords --embedding p \
     --steps 4 --save-every 2 --preview-every 2 --preview-steps 3 --csv-every 1 --log-dir "$D/lp" --out "$D/op" --quiet \
-    >/dev/null 2>"$D/ep"; check "run with previews" $?
+    --tensorboard-images >/dev/null 2>"$D/ep"; check "run with previews" $?
 rp="$(ls -d "$D"/lp/*/p)"
+# TensorBoard: the webui's four scalars per step and the previews, read by a protobuf-level reader
+if command -v python3 >/dev/null; then
+    python3 "$(dirname "$0")/../reference/read_tfevents.py" "$rp"/tensorboard/events.out.tfevents.* > "$D/tb.json"
+    check "tensorboard events read back (CRCs, protobuf)" $?
+    python3 - "$D/tb.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["events"]
+tags = [(v["tag"], e["step"]) for e in ev for v in e.get("values", [])]
+loss = [s for t, s in tags if t == "Loss/train"]
+imgs = [s for t, s in tags if t.startswith("Validation at epoch")]
+ok = loss == [1, 2, 3, 4] and [s for t, s in tags if t == "Learn rate/train"] == loss and imgs == [1, 3]
+sys.exit(0 if ok else 1)
+PY
+    check "tensorboard: Loss/train and Learn rate/train at steps 1-4, previews at the files' steps 1, 3" $?
+fi
 [ -f "$rp/embeddings/p-2.pt" ] && [ -f "$rp/embeddings/p-4.pt" ]; check "copies p-2, p-4" $?
 "$V" info "$rp/embeddings/p-2.pt" --json 2>/dev/null | grep -Eq '"step":[[:space:]]*1,'; check "p-2.pt holds step 1 (webui off-by-one)" $?
 [ -f "$rp/images/p-2.png" ] && [ -f "$rp/image_embeddings/p-4.png" ]; check "preview and image embedding" $?
