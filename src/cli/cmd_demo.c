@@ -103,6 +103,7 @@ int vkt_cmd_demo(int argc, char **argv)
     vkt_ti_opts o = vkt_ti_defaults();
     o.model = model;
     o.embedding = "demo-stripes";
+    o.overwrite = true; /* a demo run starts afresh in its own folder */
     o.data_dir = data;
     o.init_text = "pattern";
     o.vectors = 2;

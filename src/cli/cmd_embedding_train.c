@@ -22,6 +22,9 @@ static const char *HELP =
     "  --model M              checkpoint (.safetensors/.ckpt) or diffusers folder\n"
     "  --vae FILE             replace the checkpoint's VAE\n"
     "  --embedding NAME|FILE  embedding to create or continue\n"
+    "  --resume               with a NAME: continue OUT/NAME.pt (and its .optim) from its step\n"
+    "  --overwrite            with a NAME whose OUT/NAME.pt exists: start afresh and replace it\n"
+    "                         (without either, such a NAME is refused so no trained file is lost)\n"
     "  --data DIR             images (+ same-stem .txt captions)\n"
     "  --init-text TEXT       new embedding: initial words (default \"*\")\n"
     "  --vectors N            new embedding: vectors per token, 1..75 (default 1)\n"
@@ -99,7 +102,8 @@ static const char *HN_HELP =
     "  --lr SCHEDULE             default 0.00001 (the webui's; its wiki suggests 5e-6 or lower)\n"
     "  --out DIR                 final NAME.pt goes here (default hypernetworks)\n"
     "  --config FILE.json        also reads hypernetwork_name and save_hypernetwork_every\n"
-    "--init-text, --vectors, --save-format, --ema and image embeddings are for embeddings only.\n"
+    "--init-text, --vectors, --save-format, --ema, --overwrite and image embeddings are for\n"
+    "embeddings only; --resume is accepted (a hypernetwork always continues from its file).\n"
     "The conditioning is encoded every mini-batch (same values as the webui's cached one; prompts\n"
     "of several 75-token chunks in one batch are padded with empty chunks, not by repeating the last\n"
     "vector).\n\n"
@@ -205,7 +209,7 @@ static int train_main(int argc, char **argv, bool hn)
         char *end;
         if (vkt_cli_is_help(argv[i])) { fputs(hn ? HN_HELP : HELP, stdout); cJSON_Delete(config); return 0; }
         static const char *const ti_only[] = {"--embedding", "--init-text", "--vectors", "--save-format", "--ema",
-                                              "--ema-update-every", "--no-save-image-with-embedding"};
+                                              "--ema-update-every", "--no-save-image-with-embedding", "--overwrite"};
         for (size_t j = 0; hn && j < sizeof ti_only / sizeof ti_only[0]; j++)
             if (!strcmp(argv[i], ti_only[j])) {
                 cJSON_Delete(config);
@@ -223,6 +227,8 @@ static int train_main(int argc, char **argv, bool hn)
         else if (OPT("--vae")) { NEED(); o.vae = v; }
         else if (OPT("--embedding")) { NEED(); o.embedding = v; }
         else if (OPT("--hypernetwork")) { NEED(); o.hypernetwork = v; }
+        else if (vkt_cli_flag(argv, i, "--resume")) o.resume = true;
+        else if (vkt_cli_flag(argv, i, "--overwrite")) o.overwrite = true;
         else if (OPT("--data")) { NEED(); o.data_dir = v; }
         else if (OPT("--init-text")) { NEED(); o.init_text = v; }
         else if (OPT("--vectors")) { INT(1, 75); o.vectors = (int)n; }

@@ -158,14 +158,27 @@ static vkt_status load_embedding(trainer *tr, vkt_err *err)
     const vkt_ti_opts *o = tr->o;
     int W = vkt_model_file_config(tr->mf)->clip_width;
     vkt_status st;
-    if (is_file(o->embedding)) {
-        if ((st = vkt_embedding_file_read(o->embedding, &tr->emb, err))) return st;
+    const char *file = is_file(o->embedding) ? o->embedding : NULL;
+    char existing[1200] = "";
+    if (!file) { /* a NAME: its final file in out_dir is continued (--resume) or protected */
+        if ((st = set_name(tr, o->embedding, err))) return st;
+        snprintf(existing, sizeof existing, "%s/%s.%s", o->out_dir, tr->name, o->save_safetensors ? "safetensors" : "pt");
+        if (is_file(existing) && o->resume) file = existing;
+        else if (is_file(existing) && !o->overwrite)
+            return vkt_fail(err, VKT_ERR_USAGE,
+                            "%s exists: --resume continues it, --overwrite starts a new \"%s\" and replaces it",
+                            existing, tr->name);
+        else if (o->resume)
+            return vkt_fail(err, VKT_ERR_USAGE, "--resume: there is no %s to continue", existing);
+    }
+    if (file) {
+        if ((st = vkt_embedding_file_read(file, &tr->emb, err))) return st;
         if (tr->emb->width != W)
-            return vkt_fail(err, VKT_ERR_FORMAT, "%s: embedding width %d, the model's text width is %d", o->embedding,
+            return vkt_fail(err, VKT_ERR_FORMAT, "%s: embedding width %d, the model's text width is %d", file,
                             tr->emb->width, W);
         if ((st = set_name(tr, tr->emb->name, err))) return st;
-        char optim[1100];
-        snprintf(optim, sizeof optim, "%s.optim", o->embedding);
+        char optim[1300];
+        snprintf(optim, sizeof optim, "%s.optim", file);
         if (is_file(optim)) {
             vkt_err oe = {0};
             char why[160] = "";
@@ -179,7 +192,6 @@ static vkt_status load_embedding(trainer *tr, vkt_err *err)
         }
         return VKT_OK;
     }
-    if ((st = set_name(tr, o->embedding, err))) return st;
     if (o->vectors < 1 || o->vectors > 75) return vkt_fail(err, VKT_ERR_USAGE, "--vectors must be 1..75");
     /* training.md §6: the init text's token-embedding rows, stretched over N vectors */
     return vkt_embedding_init_from_text(tr->mf, tr->tok, tr->name, tr->o->init_text, o->vectors, &tr->emb, NULL, err);

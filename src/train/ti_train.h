@@ -27,6 +27,9 @@ typedef struct vkt_ti_opts {
     const char *model;        /* checkpoint file or diffusers folder */
     const char *vae;          /* separate VAE file or NULL */
     const char *embedding;    /* name of a new embedding, or a file to continue */
+    bool resume;              /* a NAME continues out_dir/NAME.pt (with its .optim) */
+    bool overwrite;           /* a NAME whose out_dir/NAME.pt exists starts afresh and replaces it
+                                 (default: refused, so a trained file is never lost by accident) */
     const char *hypernetwork; /* NULL for TI; else a hypernetwork file, or a NAME looked up as
                                  out_dir/NAME.pt (create it first: vktrain hypernetwork create) */
     const char *data_dir;

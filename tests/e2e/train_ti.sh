@@ -70,6 +70,13 @@ def data(p):
 sys.exit(0 if data(sys.argv[1]) == data(sys.argv[2]) else 1)
 PY
 check "resumed run equals the uninterrupted run" $?
+# a NAME whose final file exists is refused (no trained file lost); --resume continues it
+"$V" embedding train "${common[@]}" --embedding half --steps 8 --log-dir "$D/l3n" --out "$D/o2" >/dev/null 2>"$D/e3n"
+check "existing NAME without --resume refused" $(( $? == 2 ? 0 : 1 ))
+grep -q -- "--resume continues it" "$D/e3n" && [ ! -e "$D/l3n" ]; check "...saying how to continue, before training" $?
+"$V" embedding train "${common[@]}" --embedding half --resume --steps 8 --log-dir "$D/l3r" --out "$D/o2" >/dev/null 2>"$D/e3r"
+check "--resume NAME continues OUT/NAME.pt" $?
+cmp -s <(tail -c 2048 "$D/o2/half.pt") <(tail -c 2048 "$D/o3/half.pt"); check "...to the same vectors as resuming the file" $?
 # kohya format and the EMA copy
 "$V" embedding train "${common[@]}" --embedding kf --steps 2 --save-format safetensors --ema 0.9 --log-dir "$D/lk" \
     --out "$D/ok" >/dev/null 2>"$D/ek"; check "safetensors + ema run" $?
