@@ -70,6 +70,15 @@ def data(p):
 sys.exit(0 if data(sys.argv[1]) == data(sys.argv[2]) else 1)
 PY
 check "resumed run equals the uninterrupted run" $?
+# the webui's loader accepts every file of a run (torch optional)
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch, PIL" 2>/dev/null; then
+    /usr/bin/python3 "$(dirname "$0")/../reference/check_trained_embedding.py" "$D/op/p.pt" "$rp" 4 > "$D/wc1" 2>&1
+    check "webui loads the final file, copies and image embeddings ($(tail -1 "$D/wc1"))" $?
+    /usr/bin/python3 "$(dirname "$0")/../reference/check_trained_embedding.py" "$D/o3/half.pt" "$(ls -d "$D"/l3/*/half)" 8 \
+        > "$D/wc2" 2>&1; check "webui loads a resumed file and its .optim (hash rule)" $?
+else
+    echo "SKIP: webui loading checks (no torch for /usr/bin/python3)"
+fi
 # a NAME whose final file exists is refused (no trained file lost); --resume continues it
 "$V" embedding train "${common[@]}" --embedding half --steps 8 --log-dir "$D/l3n" --out "$D/o2" >/dev/null 2>"$D/e3n"
 check "existing NAME without --resume refused" $(( $? == 2 ? 0 : 1 ))
