@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "cli/cli.h"
 #include <cjson/cJSON.h>
+#include "models/sampler.h"
 #include "train/ti_train.h"
 
 static const char *HELP =
@@ -33,7 +34,8 @@ static const char *HELP =
     "  --grad-accum G         mini-batches per update (default 1)\n"
     "  --steps N              max steps (default 100000)\n"
     "  --width W, --height H  training size in pixels (default 512 x 512)\n"
-    "  --varsize              train at each image's own size (size buckets)\n"
+    "  --varsize              train at each image's own size (size buckets), centre-cropped to\n"
+    "                         the multiple the model takes (64 for SD1)\n"
     "  --clip-grad MODE       none | value | norm (default none)\n"
     "  --clip-grad-value V    threshold, schedule syntax (default 0.1); clips true gradients\n"
     "                         (the webui clips loss-scaled ones)\n"
@@ -156,6 +158,10 @@ static int load_config(const char *path, vkt_ti_opts *o, cJSON **json)
             o->lr = buf;
         } else if (!strcmp(k, "clip_grad_mode") && str) {
             const char *m = it->valuestring;
+            if (strcmp(m, "disabled") && strcmp(m, "none") && strcmp(m, "value") && strcmp(m, "norm")) {
+                fprintf(stderr, "vktrain: error: %s: clip_grad_mode \"%s\" (disabled, value or norm)\n", path, m);
+                return 2;
+            }
             o->clip_mode = !strcmp(m, "value") ? VKT_CLIPGRAD_VALUE : !strcmp(m, "norm") ? VKT_CLIPGRAD_NORM : VKT_CLIPGRAD_NONE;
         } else if (!strcmp(k, "latent_sampling_method") && str) {
             if (!vkt_latent_sampling_parse(it->valuestring, &o->latent_sampling)) {
@@ -269,7 +275,12 @@ static int train_main(int argc, char **argv, bool hn)
         else if (OPT("--preview-prompt")) { NEED(); o.preview_prompt = v; }
         else if (OPT("--preview-negative-prompt")) { NEED(); o.preview_negative = v; }
         else if (OPT("--preview-steps")) { INT(1, 1000); o.preview_steps = (int)n; }
-        else if (OPT("--preview-sampler")) { NEED(); o.preview_sampler = v; }
+        else if (OPT("--preview-sampler")) {
+            NEED();
+            vkt_sampler_kind sk;
+            if (!vkt_sampler_parse(v, &sk)) return vkt_cli_usage(cmd, "--preview-sampler \"%s\": euler_a, euler or ddim", v);
+            o.preview_sampler = v;
+        }
         else if (OPT("--preview-cfg-scale")) {
             NEED();
             o.preview_cfg = strtod(v, &end);
