@@ -600,7 +600,9 @@ static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam
     vkt_status st = vkt_step_begin(tr->opt, err);
     const vkt_tensor *cs = NULL;
     if (!st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE) st = vkt_op_clip_value(tr->opt, &tr->dvec, (float)clip_value, err);
-    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
+    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM && !(clip_value > 0)) /* torch: scale 0 (the op reads 0 as off) */
+        st = vkt_op_clip_value(tr->opt, &tr->dvec, 0.0f, err);
+    else if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
         vkt_tensor *gs[1] = {&tr->dvec};
         st = vkt_op_clip_norm(tr->opt, gs, 1, (float)clip_value, false, &tr->clip_state, err);
         cs = &tr->clip_state;
@@ -762,6 +764,15 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     vkt_model_opts mo = {.vae_path = o->vae};
     if ((st = vkt_model_file_open(o->model, &mo, &tr->mf, err))) return st;
     if ((st = vkt_model_file_supported(tr->mf, err))) return st;
+    /* sizes this model takes (the UNet halves the latent levels - 1 times), before any work;
+     * under varsize every image is centre-cropped to a multiple of it */
+    const vkt_sd_config *mc = vkt_model_file_config(tr->mf);
+    int mult = mc->vae_levels >= 1 && mc->unet_levels >= 1 ? (1 << (mc->vae_levels - 1)) << (mc->unet_levels - 1) : 8;
+    int pw = o->preview_width ? o->preview_width : o->width, ph = o->preview_height ? o->preview_height : o->height;
+    if (!o->varsize && (o->width % mult || o->height % mult))
+        return vkt_fail(err, VKT_ERR_USAGE, "training size %dx%d: this model needs multiples of %d", o->width, o->height, mult);
+    if (o->preview_every > 0 && (pw % mult || ph % mult))
+        return vkt_fail(err, VKT_ERR_USAGE, "preview size %dx%d: this model needs multiples of %d", pw, ph, mult);
     const char *slash = strrchr(o->model, '/');
     snprintf(tr->model_name, sizeof tr->model_name, "%s", slash ? slash + 1 : o->model);
     char *dot = strrchr(tr->model_name, '.');
@@ -779,6 +790,7 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     dopts.size.width = o->width;
     dopts.size.height = o->height;
     dopts.size.varsize = o->varsize;
+    dopts.size.varsize_multiple = mult;
     dopts.use_weight = o->use_weight;
     dopts.shuffle_tags = o->shuffle_tags;
     dopts.tag_dropout = o->tag_dropout;
