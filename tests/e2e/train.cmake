@@ -7,3 +7,6 @@ vkt_add_test(NAME e2e.train.ti LABEL e2e TIMEOUT 900
 vkt_add_test(NAME e2e.train.hn LABEL e2e TIMEOUT 900
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/train_hn.sh $<TARGET_FILE:vktrain> ${CMAKE_BINARY_DIR}/test-tmp/train_hn
                      ${PROJECT_SOURCE_DIR}/tests/reference)
+# e2e.train.options: every `embedding train` option changes what it should; bad values fail first.
+vkt_add_test(NAME e2e.train.options LABEL e2e TIMEOUT 600
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/train_options.sh $<TARGET_FILE:vktrain> ${CMAKE_BINARY_DIR}/test-tmp/train_options)
