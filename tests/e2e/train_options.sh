@@ -8,7 +8,6 @@ V=$1 D=$2
 rm -rf "$D" && mkdir -p "$D"
 pass=0 fail=0
 check() { if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi; }
-not() { [ "$1" -ne 0 ]; echo $?; } # check "..." $(not $?): the command must have failed
 
 # tga FILE W H SEED [ALPHA]: uncompressed top-left TGA (stb reads it) with a seed-dependent colour
 # pattern; ALPHA "ramp" adds an alpha channel rising left to right, "const" a constant one.
@@ -143,7 +142,8 @@ run wu "$D/d4" --warmup 2 --steps 3; check "--warmup run" $?
 run cos "$D/d4" --cosine --lr-min 0.001 --steps 4; check "--cosine run" $?
 csv cos | awk -F, 'BEGIN { pi = atan2(0, -1) } { k = $1 - 1; e = 0.001 + 0.009 * (1 + cos(pi * k / 4)) / 2
     d = $5 - e; if (d < 0) d = -d; if (d > 1e-6 * e) bad = 1; n++ } END { exit bad || n != 4 }'
-check "--cosine --lr-min: cosine annealing ($(col cos 5))" $?
+r=$? rates=$(col cos 5) # ($? must be taken before any $(...) in check's arguments)
+check "--cosine --lr-min: cosine annealing ($rates)" $r
 # --lr 0 leaves the vectors as initialised: the reference for the clipping checks below
 run lr0 "$D/d4" --lr 0 --steps 1; check "--lr 0 run" $?
 run one "$D/d4" --steps 1; check "1-step run" $?
@@ -199,7 +199,8 @@ run w_const "$D/dc" --steps 1; check "constant alpha run" $?
 run w_const_w "$D/dc" --steps 1 --use-weight; check "--use-weight constant alpha run" $?
 [ "$(col w_const 4)" = "$(col w_const_w 4)" ]; check "--use-weight: constant alpha, weight 1" $?
 run fp16 "$D/d4" --precision fp16; check "--precision fp16 run" $?
-csv fp16 | awk -F, '$4 + 0 == $4 && $4 > 0 && $4 < 10 { n++ } END { exit n != 2 }'; check "--precision fp16: finite losses ($(col fp16 4))" $?
+l16=$(col fp16 4)
+csv fp16 | awk -F, '$4 + 0 == $4 && $4 > 0 && $4 < 10 { n++ } END { exit n != 2 }'; check "--precision fp16: finite losses ($l16)" $?
 [ "$(col fp16 4 | cut -d' ' -f1)" != "$(col one 4 | cut -d' ' -f1)" ]; check "...computed in fp16 (not the fp32 numbers)" $?
 run cs2 "$D/d4" --steps 1 --clip-skip 2; check "--clip-skip 2 run" $?
 [ "$(col one 4)" != "$(col cs2 4)" ]; check "--clip-skip 2 changes the loss" $?
