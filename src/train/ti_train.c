@@ -695,6 +695,21 @@ static vkt_status preview(trainer *tr, int64_t k, int64_t step, bool with_embedd
 
 /* --- saving ---------------------------------------------------------------------------- */
 
+static bool all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+/* A NaN/Inf gradient that the loss did not show yet: never write such weights. */
+static vkt_status not_finite(vkt_err *err, int64_t step, const char *path)
+{
+    return vkt_fail(err, VKT_ERR_NUMERIC,
+                    "the weights after step %lld are not finite (a NaN/Inf gradient): stopped without writing %s "
+                    "(the last saved files are kept)", (long long)step, path);
+}
+
 static vkt_status write_embedding(trainer *tr, const vkt_embedding *e, const char *path, vkt_err *err)
 {
     return tr->o->save_safetensors ? vkt_embedding_file_write_safetensors(e, path, err)
@@ -706,6 +721,14 @@ static vkt_status save(trainer *tr, const char *path, const char *stored_name, i
 {
     if (tr->hn) { /* HN copies store the base name (training.md §7.2) */
         vkt_status st = vkt_hn_download(tr->hn, err);
+        for (int z = 0; z < tr->hn->n_sizes && !st; z++)
+            for (int j = 0; j < 2 && !st; j++)
+                for (int i = 0; i < tr->hn->sizes[z].mod[j].n_params && !st; i++) {
+                    const vkt_hn_param *p = &tr->hn->sizes[z].mod[j].params[i];
+                    int64_t n = p->ndim == 2 ? p->shape[0] * p->shape[1] : p->shape[0];
+                    if (!all_finite(p->host, (size_t)n))
+                        st = not_finite(err, file_step, path);
+                }
         if (!st) st = vkt_hn_set_meta(tr->hn, tr->name, file_step, tr->model_hash, tr->model_name, err);
         if (!st) st = vkt_hn_save(tr->hn, path, err);
         if (!st && tr->o->save_optimizer) st = vkt_hn_save_optim(tr->hn, path, lr, err);
@@ -714,6 +737,7 @@ static vkt_status save(trainer *tr, const char *path, const char *stored_name, i
     vkt_embedding *e = tr->emb;
     vkt_status st = vkt_tensor_download_f32(tr->dev, &tr->vec, e->vectors, err);
     if (st) return st;
+    if (!all_finite(e->vectors, (size_t)e->n_vectors * (size_t)e->width)) return not_finite(err, file_step, path);
     e->has_step = true;
     e->step = file_step;
     e->requires_grad = true;
