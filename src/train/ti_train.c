@@ -579,9 +579,11 @@ static vkt_status update_hn(trainer *tr, double lr, double clip_value, vkt_err *
         st = alloc_f32(tr->dev, 1, &len, "clip state", &tr->clip_state, err);
     }
     if (!st) st = vkt_step_begin(tr->opt, err);
-    for (int i = 0; i < n && !st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE; i++)
-        st = vkt_op_clip_value(tr->opt, gs[i], (float)clip_value, err);
-    if (!st && n > 0 && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
+    /* a norm threshold <= 0 scales by 0 in torch (the op reads 0 as off): clamp to 0 instead */
+    bool zero = tr->o->clip_mode == VKT_CLIPGRAD_NORM && !(clip_value > 0);
+    for (int i = 0; i < n && !st && (tr->o->clip_mode == VKT_CLIPGRAD_VALUE || zero); i++)
+        st = vkt_op_clip_value(tr->opt, gs[i], zero ? 0.0f : (float)clip_value, err);
+    if (!st && n > 0 && tr->o->clip_mode == VKT_CLIPGRAD_NORM && !zero) {
         st = vkt_op_clip_norm(tr->opt, gs, n, (float)clip_value, false, &tr->clip_state, err);
         cs = &tr->clip_state;
     }

@@ -29,6 +29,7 @@ PY
 M=$D/demo/tiny.safetensors DATA=$D/demo/data
 # the tiny model's attention widths: context 128 (attn2) and 64 (attn1 at level 1); 32 is unused
 "$V" hypernetwork create hy --sizes 128,64,32 --out "$D/hn" >/dev/null 2>&1; check "create" $?
+cp "$D/hn/hy.pt" "$D/hn/hy0.pt"
 "$V" hypernetwork create hd --sizes 128,64 --layer-structure "1, 2, 2, 1" --activation relu --dropout \
     --dropout-structure "0, 0.3, 0.3, 0" --out "$D/hn" >/dev/null 2>&1; check "create with dropout" $?
 common=(--model "$M" --data "$DATA" --width 64 --height 64 --template subject_filewords --seed 5 --quiet)
@@ -99,6 +100,30 @@ fi
 "$V" hypernetwork train "${common[@]}" --hypernetwork "$D/hn/hd.pt" --out "$D/r16" --steps 2 --lr 0.002 \
     --save-every 0 --preview-every 0 --precision fp16 --clip-grad norm --clip-grad-value 0.01 --log-dir "$D/l5" \
     >/dev/null 2>"$D/e5"; check "fp16 run with norm clipping" $?
+
+# clipping to 0 (value or norm): the first AdamW step is then weight decay alone, w·(1 − lr·0.01),
+# on the used sizes (within f32 rounding of w and of the factor); the unused size stays as it was
+for mode in value norm; do
+    mkdir -p "$D/c$mode" && cp "$D/hn/hy0.pt" "$D/c$mode/hy.pt"
+    "$V" hypernetwork train "${common[@]}" --hypernetwork "$D/c$mode/hy.pt" --out "$D/c$mode/out" --steps 1 --lr 0.01 \
+        --save-every 0 --preview-every 0 --clip-grad $mode --clip-grad-value 0 --log-dir "$D/lc$mode" >/dev/null 2>&1
+    check "clip $mode 0 run" $?
+    if command -v python3 >/dev/null; then
+        python3 - "$D/c$mode/hy.pt" "$D/c$mode/out/hy.pt" <<'PY'
+import re, struct, sys, zipfile
+def storages(p):
+    z = zipfile.ZipFile(p)
+    d = {int(m.group(1)): z.read(n) for n in z.namelist() for m in [re.search(r"/data/(\d+)$", n)] if m}
+    return [struct.unpack(f"<{len(d[k]) // 4}f", d[k]) for k in sorted(d)]
+a, b = storages(sys.argv[1]), storages(sys.argv[2])
+f = 1 - 0.01 * 0.01
+used = all(abs(y - x * f) <= 2.4e-7 * abs(x) for s, t in zip(a[:16], b[:16]) for x, y in zip(s, t))
+moved = any(x != y for s, t in zip(a[:16], b[:16]) for x, y in zip(s, t))
+sys.exit(0 if used and moved and a[16:] == b[16:] else 1)
+PY
+        check "clip $mode 0: the update is weight decay 0.01 only" $?
+    fi
+done
 
 # 3. the webui's loader accepts the files (torch optional: exit 77 means skipped)
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
