@@ -196,16 +196,18 @@ static bool parse_int(const char *v, long long lo, long long hi, long long *out)
     return true;
 }
 
-static int train_main(int argc, char **argv, bool hn)
+/* Parses the options and trains; *config (a --config file's JSON, whose strings o points into)
+ * is the caller's to free on every return. */
+static int parse_and_train(int argc, char **argv, bool hn, cJSON **config_out)
 {
     vkt_ti_opts o = hn ? vkt_hn_train_defaults() : vkt_ti_defaults();
     const char *cmd = hn ? "hypernetwork train" : "embedding train";
     if (hn) o.hypernetwork = ""; /* marks the kind for the config reader until --hypernetwork */
-    cJSON *config = NULL;
     for (int i = 1; i + 1 < argc; i++) /* the config first, so that options override it */
         if (strcmp(argv[i], "--config") == 0) {
-            int rc = load_config(argv[i + 1], &o, &config);
-            if (rc) { cJSON_Delete(config); return rc; }
+            if (*config_out) return vkt_cli_usage(cmd, "--config given twice");
+            int rc = load_config(argv[i + 1], &o, config_out);
+            if (rc) return rc;
         }
     int rc = 0;
     for (int i = 1; i < argc; i++) {
@@ -213,18 +215,13 @@ static int train_main(int argc, char **argv, bool hn)
         bool missing = false;
         long long n;
         char *end;
-        if (vkt_cli_is_help(argv[i])) { fputs(hn ? HN_HELP : HELP, stdout); cJSON_Delete(config); return 0; }
+        if (vkt_cli_is_help(argv[i])) { fputs(hn ? HN_HELP : HELP, stdout); return 0; }
         static const char *const ti_only[] = {"--embedding", "--init-text", "--vectors", "--save-format", "--ema",
                                               "--ema-update-every", "--no-save-image-with-embedding", "--overwrite"};
         for (size_t j = 0; hn && j < sizeof ti_only / sizeof ti_only[0]; j++)
-            if (!strcmp(argv[i], ti_only[j])) {
-                cJSON_Delete(config);
-                return vkt_cli_usage(cmd, "%s is for embeddings only", argv[i]);
-            }
-        if (!hn && !strcmp(argv[i], "--hypernetwork")) {
-            cJSON_Delete(config);
+            if (!strcmp(argv[i], ti_only[j])) return vkt_cli_usage(cmd, "%s is for embeddings only", argv[i]);
+        if (!hn && !strcmp(argv[i], "--hypernetwork"))
             return vkt_cli_usage(cmd, "--hypernetwork: use `vktrain hypernetwork train`");
-        }
         if (OPT_CONFIG(argv[i])) { i++; continue; }
 #define OPT(name) vkt_cli_opt(argc, argv, &i, name, &v, &missing)
 #define NEED() do { if (missing) return vkt_cli_usage(cmd, "%s needs a value", argv[i]); } while (0)
@@ -323,10 +320,8 @@ static int train_main(int argc, char **argv, bool hn)
     }
     (void)rc;
     if (!hn) o.hypernetwork = NULL; /* a settings file's hypernetwork_name is not for embeddings */
-    if (!o.model || !(hn ? o.hypernetwork && *o.hypernetwork : o.embedding != NULL) || !o.data_dir) {
-        cJSON_Delete(config);
+    if (!o.model || !(hn ? o.hypernetwork && *o.hypernetwork : o.embedding != NULL) || !o.data_dir)
         return vkt_cli_usage(cmd, "--model, %s and --data are required", hn ? "--hypernetwork" : "--embedding");
-    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -334,7 +329,6 @@ static int train_main(int argc, char **argv, bool hn)
     vkt_err err = {0};
     vkt_ti_report rep;
     vkt_status st = vkt_ti_train(&o, &rep, &err);
-    cJSON_Delete(config);
     if (st == VKT_ERR_OOM_DEVICE) { /* the message names the allocation; say what to change */
         int rc2 = vkt_cli_fail(&err);
         fprintf(stderr, "vktrain: hint: this does not fit the device's memory: try a smaller --batch (with "
@@ -354,6 +348,14 @@ static int train_main(int argc, char **argv, bool hn)
         return 130;
     }
     return 0;
+}
+
+static int train_main(int argc, char **argv, bool hn)
+{
+    cJSON *config = NULL;
+    int rc = parse_and_train(argc, argv, hn, &config);
+    cJSON_Delete(config);
+    return rc;
 }
 
 int vkt_cmd_embedding_train(int argc, char **argv) { return train_main(argc, argv, false); }
