@@ -82,6 +82,12 @@ static const char *HELP =
     "                         clip_grad_mode/value, latent_sampling_method, num_vectors_per_token,\n"
     "                         save_embedding_every, embedding_name, ...); later options override it.\n"
     "                         The settings-*.json a run writes is such a file.\n\n"
+    "differences from the webui (docs/training.md): clipping acts on true gradients (the webui\n"
+    "clips fp16-loss-scaled ones); on resume the scheduled rate applies at once (the webui keeps\n"
+    "the .optim's saved rate until the schedule changes); --use-weight resizes the alpha map to\n"
+    "(width, height) and gives a constant alpha weight 1 (the webui swaps the sides and gets NaN);\n"
+    "sizes are multiples of 64 px for SD1 (--varsize crops to that); random numbers are vktrain's\n"
+    "own, so a seed reproduces a run here on any device, not a webui run.\n\n"
     "example:\n  vktrain embedding train --model v1-5.safetensors --embedding cat --data cats/ --steps 3000\n";
 
 static const char *HN_HELP =
