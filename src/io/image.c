@@ -230,6 +230,43 @@ static bool jpeg_complete(const uint8_t *d, size_t n)
     return false;
 }
 
+static unsigned le16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
+static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
+
+/* stb_image reads past the end of a short TGA or BMP as black pixels instead of failing: check
+ * that the pixel data is all there. TGA: the uncompressed size, or a walk over the RLE packets;
+ * BMP: rows padded to 4 bytes after bfOffBits, for the uncompressed kinds (other kinds: stb's own
+ * checks). w, h come from the probe (bounded by the limits). */
+static bool tga_complete(const uint8_t *d, size_t n, int w, int h)
+{
+    if (n < 18) return false;
+    unsigned type = d[2], pb = (d[16] + 7u) / 8u;
+    size_t off = 18 + (size_t)d[0] + (d[1] ? (size_t)le16(d + 5) * ((d[7] + 7u) / 8u) : 0);
+    uint64_t pixels = (uint64_t)w * (uint64_t)h;
+    if (pb == 0) return false;
+    if (type == 1 || type == 2 || type == 3) return off <= n && (n - off) / pb >= pixels;
+    if (type != 9 && type != 10 && type != 11) return true; /* stb refuses the others */
+    for (uint64_t got = 0; got < pixels;) { /* RLE packets: a header byte, then 1 or count pixels */
+        if (off >= n) return false;
+        unsigned hdr = d[off++], count = (hdr & 0x7f) + 1u;
+        size_t need = (hdr & 0x80) ? pb : (size_t)count * pb;
+        if (n - off < need) return false;
+        off += need;
+        got += count;
+    }
+    return true;
+}
+
+static bool bmp_complete(const uint8_t *d, size_t n, int w, int h)
+{
+    if (n < 34) return false;
+    uint32_t off = le32(d + 10), comp = le32(d + 30);
+    unsigned bpp = le16(d + 28);
+    if (comp != 0 && comp != 3 && comp != 6) return true; /* RLE: stb checks as it decodes */
+    uint64_t row = (((uint64_t)w * bpp + 31) / 32) * 4;
+    return off <= n && (n - off) / (row ? row : 1) >= (uint64_t)h;
+}
+
 vkt_status vkt_image_decode(const uint8_t *data, size_t n, const char *name,
                             const vkt_image_limits *lim, vkt_image *out, vkt_err *err)
 {
@@ -239,6 +276,10 @@ vkt_status vkt_image_decode(const uint8_t *data, size_t n, const char *name,
     if (info.format == VKT_IMAGE_JPEG && !jpeg_complete(data, n))
         return vkt_fail(err, VKT_ERR_FORMAT, "%s: JPEG is truncated (no end-of-image marker)",
                         name);
+    if ((info.format == VKT_IMAGE_TGA && !tga_complete(data, n, info.w, info.h)) ||
+        (info.format == VKT_IMAGE_BMP && !bmp_complete(data, n, info.w, info.h)))
+        return vkt_fail(err, VKT_ERR_FORMAT, "%s: %s is truncated (the pixel data is shorter than %dx%d)",
+                        name, vkt_image_format_name(info.format), info.w, info.h);
     size_t bytes = (size_t)info.w * (size_t)info.h * 4; /* bounded by the limits */
     uint8_t *px = vkt_malloc(bytes);
     if (!px)

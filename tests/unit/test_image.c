@@ -153,6 +153,7 @@ static void test_stb_formats(void)
     free(j.p);
 
     for (int c = 3; c <= 4; c++) {
+        stbi_write_tga_with_rle = c == 3; /* RLE (stb's default) and uncompressed TGA */
         membuf b = {0}, t = {0};
         const uint8_t *src = c == 3 ? rgb : rgba;
         TK_CHECK(stbi_write_bmp_to_func(mb_write, &b, w, h, c, src), "bmp written");
@@ -172,6 +173,19 @@ static void test_stb_formats(void)
             TK_CHECK(img.info.has_alpha == (c == 4), "%s c=%d alpha flag %d", name, c,
                      img.info.has_alpha);
             vkt_image_fini(&img);
+        }
+        /* stb_image would read a short TGA/BMP as black pixels: every cut must be refused
+         * (stb writes no trailer, so every byte belongs to the image) */
+        for (int f = 0; f < 2; f++) {
+            membuf *m = f ? &t : &b;
+            int accepted = 0;
+            for (size_t cut = 1; cut < m->n; cut++) {
+                vkt_status cs = vkt_image_decode(m->p, cut, f ? "cut.tga" : "cut.bmp", NULL, &img, &err);
+                if (cs == VKT_OK) accepted++;
+                vkt_image_fini(&img);
+            }
+            TK_CHECK(accepted == 0, "%s c=%d: %d of %zu truncations decoded", f ? "tga" : "bmp", c, accepted,
+                     m->n - 1);
         }
         /* TGA has no signature: without the extension it is not recognised. */
         TK_CHECK(vkt_image_decode(t.p, t.n, "x.dat", NULL, &img, &err) == VKT_ERR_FORMAT &&
