@@ -42,10 +42,11 @@ Measured on the 2-core CPU dev machine (torch 1.13 float32, 2 threads), demo mod
 
 For comparison `vktrain demo` (seed 0, lavapipe, 132 s): 1.05177 -> 1.04582 (-0.57 %); at lr 0.01
 -0.57 % as well (reported in the brief, not rerun here). Conclusion: on this random tiny model the
-conditioning barely moves the loss (a zero context changes it by 0.3-0.6 %), a 2-vector embedding saturates at a 0.5-0.9 % decrease whatever
-the learning rate, and vktrain's -0.57 % lies inside that range: the small drop is a property of
-the model, not a weakness of vktrain's training. (A ~4 % drop needs a model whose output depends
-more on its context, or far more freedom than TI's vectors: see the ceiling.)
+conditioning barely moves the loss (a zero context changes it by 0.3-0.6 %), a 2-vector embedding
+saturates at a 0.5-0.9 % decrease whatever the learning rate, and vktrain's -0.57 % lies inside that
+range: the small drop is a property of the model, not a weakness of vktrain's training. (A ~4 % drop
+needs a model whose output depends more on its context, or far more freedom than TI's vectors: see
+the ceiling.)
 """
 import argparse
 import os
