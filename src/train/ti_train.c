@@ -1073,6 +1073,9 @@ vkt_status vkt_ti_train(const vkt_ti_opts *o, vkt_ti_report *rep, vkt_err *err)
             snprintf(path, sizeof path, "%s/%s/%s.%s", tr.run_dir, tr.hn ? "hypernetworks" : "embeddings", nm,
                      o->save_safetensors ? "safetensors" : "pt");
             if ((st = save(&tr, path, nm, step, adam_step, rate, err))) goto done;
+            if (!o->quiet) /* its own line, also under a redrawn progress line */
+                fprintf(stderr, "%ssaved %s (step %lld)%s\n", isatty(2) ? "\r" : "", path, (long long)step,
+                        isatty(2) ? "\033[K" : "");
             if ((st = vkt_train_log_plot(tr.log, tr.name, err))) goto done;
         }
         int64_t kimg = vkt_logs_due(step, o->preview_every, true);
