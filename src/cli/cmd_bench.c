@@ -105,7 +105,7 @@ static const char *STEP_HELP =
     "usage: vktrain bench step --model FILE [--batch B] [--size PX | --width W --height H]\n"
     "                          [--vectors N] [--precision fp16|fp32] [--steps N] [--warmup N]\n"
     "                          [--profile-steps N] [--profile] [--plan-only] [--seed S]\n"
-    "                          [--clip-skip N] [--device D] [--json]\n\n"
+    "                          [--clip-skip N] [--hypernetwork FILE] [--device D] [--json]\n\n"
     "Times one textual-inversion training step: text encoder forward and backward, UNet forward\n"
     "and backward to the context, ε-MSE loss, AdamW on the learned vectors. The step is recorded\n"
     "once (activations planned by liveness) and resubmitted with new inputs every iteration\n"
@@ -128,6 +128,10 @@ static const char *STEP_HELP =
     "  --plan-only         plan the memory, run nothing\n"
     "  --seed S            inputs and initial vectors (default 0)\n"
     "  --clip-skip N       default 1\n"
+    "  --hypernetwork FILE time the hypernetwork step instead: the file's modules (train mode) on\n"
+    "                      every attention's k/v input, UNet backward to them, AdamW (lr 1e-5,\n"
+    "                      weight decay 0.01) on their parameters; text encoder forward only\n"
+    "                      (make one: vktrain hypernetwork create NAME --sizes 768,320,640,1280)\n"
     "  --device D          device index or name substring\n"
     "  --json              one JSON document on stdout (same shape as tests/reference/bench_torch.py)\n\n"
     "example:\n  vktrain make-tiny-model sd15.safetensors --sd15 && vktrain bench step --model sd15.safetensors\n";
@@ -163,7 +167,8 @@ static void print_step_json(const vkt_bench_step_opts *o, const vkt_bench_step_r
     cJSON_AddNumberToObject(root, "batch", o->batch);
     cJSON_AddNumberToObject(root, "width", o->width);
     cJSON_AddNumberToObject(root, "height", o->height);
-    cJSON_AddNumberToObject(root, "vectors", o->vectors);
+    cJSON_AddNumberToObject(root, "vectors", o->hypernetwork ? 0 : o->vectors);
+    cJSON_AddNumberToObject(root, "hypernetwork_params", (double)r->hypernetwork_params);
     cJSON_AddNumberToObject(root, "steps", r->plan_only ? 0 : r->steps);
     cJSON_AddNumberToObject(root, "warmup", r->plan_only ? 0 : o->warmup);
     cJSON_AddBoolToObject(root, "plan_only", r->plan_only);
@@ -239,9 +244,14 @@ static void print_step_text(const vkt_bench_step_opts *o, const vkt_bench_step_r
     printf("bench step on %s (%s)\n", r->device, r->driver);
     printf("model %s: UNet %lld channels, %d levels, context %lld; text encoder %d wide, %d layers\n", o->model,
            (long long)r->unet_channels, r->unet_levels, (long long)r->context_dim, r->clip_width, r->clip_layers);
-    printf("step: %s, batch %d, %dx%d px (latent %dx%d), %d vector%s, %u commands\n",
-           o->dtype == VKT_F16 ? "fp16" : "fp32", o->batch, o->width, o->height, o->width / 8, o->height / 8,
-           o->vectors, o->vectors == 1 ? "" : "s", r->n_commands);
+    if (o->hypernetwork)
+        printf("step: %s, batch %d, %dx%d px (latent %dx%d), hypernetwork of %lld parameters, %u commands\n",
+               o->dtype == VKT_F16 ? "fp16" : "fp32", o->batch, o->width, o->height, o->width / 8, o->height / 8,
+               (long long)r->hypernetwork_params, r->n_commands);
+    else
+        printf("step: %s, batch %d, %dx%d px (latent %dx%d), %d vector%s, %u commands\n",
+               o->dtype == VKT_F16 ? "fp16" : "fp32", o->batch, o->width, o->height, o->width / 8, o->height / 8,
+               o->vectors, o->vectors == 1 ? "" : "s", r->n_commands);
     printf("planned memory: weights %.1f MiB + activations %.1f MiB (%.1f MiB without reuse) + other %.1f MiB"
            " = %.1f MiB\n",
            mib(r->weight_bytes), mib(r->plan_peak_bytes), mib(r->plan_naive_bytes), mib(r->other_bytes),
@@ -283,6 +293,9 @@ static int bench_step(int argc, char **argv)
         } else if (vkt_cli_opt(argc, argv, &i, "--device", &v, &missing)) {
             if (missing) return vkt_cli_usage("bench step", "--device needs a value");
             o.device = v;
+        } else if (vkt_cli_opt(argc, argv, &i, "--hypernetwork", &v, &missing)) {
+            if (missing) return vkt_cli_usage("bench step", "--hypernetwork needs a file");
+            o.hypernetwork = v;
         } else if (vkt_cli_opt(argc, argv, &i, "--precision", &v, &missing)) {
             if (missing || (strcmp(v, "fp16") && strcmp(v, "fp32")))
                 return vkt_cli_usage("bench step", "--precision needs fp16 or fp32");

@@ -12,6 +12,7 @@
 #include "base/rng.h"
 #include "io/safetensors.h"
 #include "models/clip.h"
+#include "models/hypernetwork.h"
 #include "models/schedule.h"
 #include "models/unet.h"
 #include "nn/ops/optim.h"
@@ -59,6 +60,8 @@ typedef struct bench_ctx {
     input in[N_INPUTS];
     bool has_noise32;
     vkt_tensor vectors, dvectors, m, v; /* owned, f32 [N, W] */
+    vkt_hypernetwork *hn;               /* owned, with --hypernetwork */
+    vkt_hn_hook *hook;
     vkt_buffer *staging, *readback;     /* owned */
     vkt_schedule sched;
     vkt_ti_step_out out;
@@ -183,6 +186,15 @@ static vkt_status load_models(bench_ctx *c, vkt_err *err)
     c->r->clip_width = cc->width;
     c->r->clip_layers = cc->layers;
     c->r->weight_bytes = vkt_unet_weight_bytes(c->unet) + vkt_clip_weight_bytes(c->clip);
+    if (o->hypernetwork) { /* small: uploaded even with plan_only, so the hook can be recorded */
+        if ((st = vkt_hn_load(o->hypernetwork, &c->hn, err)) || (st = vkt_hn_upload(c->hn, c->dev, true, err)) ||
+            (st = vkt_hn_hook_create(&c->hn, 1, VKT_HN_TRAIN, &c->hook, err))) {
+            vkt_err_prefix(err, "--hypernetwork");
+            return st;
+        }
+        c->r->hypernetwork_params = vkt_hn_param_count(c->hn);
+        c->r->other_bytes += (uint64_t)c->r->hypernetwork_params * 16; /* weights, grads, m, v (f32) */
+    }
     return VKT_OK;
 }
 
@@ -345,8 +357,8 @@ static vkt_status record_step(bench_ctx *c, bool profile, vkt_err *err)
     if (st) return st;
     vkt_ti_step_io io = {
         .ids = &c->in[IN_IDS].dev,
-        .src_idx = &c->in[IN_SRC].dev,
-        .vectors = &c->vectors,
+        .src_idx = c->hn ? NULL : &c->in[IN_SRC].dev,
+        .vectors = c->hn ? NULL : &c->vectors,
         .latent = &c->in[IN_LATENT].dev,
         .noise = &c->in[IN_NOISE].dev,
         .noise_f32 = c->has_noise32 ? &c->in[IN_NOISE32].dev : &c->in[IN_NOISE].dev,
@@ -358,9 +370,13 @@ static vkt_status record_step(bench_ctx *c, bool profile, vkt_err *err)
                            .backward = true,
                            .dloss = 1.0f,
                            .grad_mode = VKT_GRAD_OVERWRITE,
-                           .dvectors = &c->dvectors,
+                           .dvectors = c->hn ? NULL : &c->dvectors,
                            .on_phase = on_phase,
                            .phase_user = c};
+    if (c->hn) { /* one recording: its dropout masks (if any) repeat, the cost does not change */
+        vkt_hn_hook_begin(c->hook, c->o->seed, 0);
+        to.hook = vkt_hn_hook_unet(c->hook);
+    }
     if ((st = vkt_ti_step_record(s, c->clip, c->unet, &io, &to, &c->out, err))) return st;
     mark(c, PH_INPUTS); /* the loss readback */
     if ((st = vkt_cmd_copy(s->cmd, c->out.loss.buf, c->out.loss.offset, c->readback, 0, 4, err)))
@@ -390,11 +406,17 @@ static vkt_status iterate(bench_ctx *c, bool profile, double *loss, vkt_err *err
                    .weight_decay = 0.0f,
                    .step = ++c->adam_step};
     vkt_cmd_set_profiling(c->s_opt->cmd, profile);
-    if ((st = vkt_step_begin(c->s_opt, err)) ||
-        (st =
-             vkt_op_adamw_step(c->s_opt, &h, &c->vectors, &c->dvectors, &c->m, &c->v, NULL, err)) ||
-        (st = vkt_step_run(c->s_opt, err)))
+    if ((st = vkt_step_begin(c->s_opt, err))) return st;
+    if (c->hn) { /* the webui's hypernetwork AdamW: lr 1e-5, weight decay 0.01; then zero grads */
+        h.lr = 1e-5f;
+        h.weight_decay = 0.01f;
+        if ((st = vkt_hn_record_adamw(c->s_opt, c->hn, &h, NULL, err)) ||
+            (st = vkt_hn_record_zero_grads(c->s_opt, c->hn, err)))
+            return st;
+    } else if ((st = vkt_op_adamw_step(c->s_opt, &h, &c->vectors, &c->dvectors, &c->m, &c->v, NULL, err))) {
         return st;
+    }
+    if ((st = vkt_step_run(c->s_opt, err))) return st;
     float l = 0;
     if ((st = vkt_buffer_download(c->dev, c->readback, 0, &l, 4, err))) return st;
     *loss = l;
@@ -618,6 +640,8 @@ done:
     }
     vkt_step_destroy(c.s_opt);
     vkt_step_destroy(c.s);
+    vkt_hn_hook_destroy(c.hook);
+    vkt_hn_destroy(c.hn);
     vkt_unet_destroy(c.unet);
     vkt_clip_destroy(c.clip);
     vkt_safetensors_close(c.file);

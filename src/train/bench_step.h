@@ -35,6 +35,10 @@ typedef struct vkt_bench_step_opts {
     int clip_skip;      /* default 1 */
     uint64_t seed;      /* inputs and initial vectors */
     bool plan_only;     /* plan the step's memory, run nothing (weights not even read) */
+    const char *hypernetwork; /* a webui hypernetwork .pt: time the hypernetwork step instead
+                                 (modules in train mode on every attention's k/v input, UNet
+                                 backward to them, AdamW wd 0.01 on their parameters; no learned
+                                 vectors, text encoder forward only) */
 } vkt_bench_step_opts;
 
 vkt_bench_step_opts vkt_bench_step_defaults(void);
@@ -58,6 +62,7 @@ typedef struct vkt_bench_step_result {
     uint64_t plan_peak_bytes, plan_naive_bytes; /* the step's activation arena, and without reuse */
     uint64_t other_bytes;                       /* inputs, staging, vectors, optimizer state */
     uint64_t planned_total_bytes;               /* weights + arena + other */
+    int64_t hypernetwork_params;                /* parameters trained (0: the TI step) */
     /* measured (not plan_only) */
     int steps;
     double ms_median, ms_min, ms_max, ms_mean; /* wall clock per step: inputs, step, AdamW, loss */

@@ -55,5 +55,15 @@ grep -q "^planned memory: weights" "$D/plan.txt" && ! grep -q "^ms/step" "$D/pla
 "$V" bench step --help | grep -q "^usage: vktrain bench step"; check "help" $?
 "$V" bench ops --op embed --reps 1 --json | $PY -c 'import json,sys; j=json.load(sys.stdin); assert {r["op"] for r in j["results"]} == {"embed"}'
 check "bench ops embed --json" $?
+# the hypernetwork step: its parameters counted, no learned vectors, the UNet backward runs, no
+# text backward (the text encoder is not differentiated)
+"$V" hypernetwork create hb --sizes 128,64,32 --out "$D" >/dev/null 2>&1; check "hypernetwork for the step" $?
+"$V" bench step --model "$M" --size 64 --steps 1 --warmup 0 --profile-steps 1 --precision fp32 --hypernetwork "$D/hb.pt" \
+    --json > "$D/hn.json" 2>/dev/null; check "bench step --hypernetwork runs" $?
+[ "$(field "$D/hn.json" "j['hypernetwork_params'] == 173376 and j['vectors'] == 0 and math.isfinite(j['loss']['last'])")" = "True" ]
+check "hypernetwork step fields" $?
+[ "$(field "$D/hn.json" "j['phases_ms']['unet_bwd'] > 0 and j['phases_ms']['text_bwd'] == 0 and j['phases_ms']['optimizer'] > 0")" = "True" ]
+check "hypernetwork step phases" $?
+"$V" bench step --model "$M" --size 64 --hypernetwork "$D/none.pt" --plan-only 2>/dev/null; check "missing hypernetwork exits 1" $(( $? == 1 ? 0 : 1 ))
 echo "bench_step: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
