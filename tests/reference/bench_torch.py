@@ -13,6 +13,21 @@ torch's own layers (Conv2d, Linear, GroupNorm, LayerNorm, scaled_dot_product_att
 torch has it), every dim inferred from the checkpoint, head counts from the `vktrain.*_heads`
 metadata. `--selfcheck` compares one step's loss and vector gradient with sd_ref.py (float64).
 
+--hypernetwork FILE times the webui's hypernetwork training step instead (issue #9): the .pt is
+loaded by the webui's rules (Hypernetwork.load / HypernetworkModule, as check_hn_load.py mirrors
+them) into torch modules in train mode (multiplier 1, dropout active where the file has it), fp32
+parameters. Each UNet CrossAttention, attn1 and attn2, passes the tensor that feeds to_k / to_v
+through the (k, v) pair of the size equal to its last dim (sd1-architecture.md §6; no pair: left
+alone; the query is never touched). The step: text encoder forward under no_grad every step (no
+learned vectors; the webui caches this conditioning unless tags are shuffled or dropped, so the
+phase `text_fwd` is an upper bound on what it pays), x_t, UNet forward, ε-MSE loss, backward to
+the hypernetwork parameters only (frozen UNet), AdamW over every module of the file (lr 1e-5,
+weight decay 0.01, betas 0.9/0.999, eps 1e-8; a size no attention uses gets no gradient and so
+no optimizer state, as in the webui). JSON: the TI fields (`vectors` null) plus `hypernetwork`,
+`hypernetwork_params`; phases lose `text_bwd`. `--selfcheck --hypernetwork FILE` compares one
+float64 step (loss and every parameter gradient, dropout off) with sd_ref.py and, with
+`--vktrain BIN`, with `BIN eval --hypernetwork` on the same case (float32 on its device).
+
 Precision: fp16 = fp16 weights with torch.autocast(float16) (the webui's TI setup); fp32 = fp32
 weights, no autocast. CPU runs use fp32 (no fp16 convolutions on CPU).
 Modes: eager, compile (torch.compile of the text encoder and the UNet; torch 2.x), or both.
@@ -25,6 +40,7 @@ clock) at the phase boundaries; the end of the UNet backward is a hook on d cont
 
     /usr/bin/python3 tests/reference/bench_torch.py --model sd15.safetensors --json
     /usr/bin/python3 tests/reference/bench_torch.py --model tiny.safetensors --size 64 --steps 2
+    /usr/bin/python3 tests/reference/bench_torch.py --model sd15.safetensors --hypernetwork hn.pt --json
 
 Needs torch and numpy only (no safetensors package).
 """
@@ -47,6 +63,7 @@ CLIP_PREFIX = "cond_stage_model.transformer.text_model."
 UNET_PREFIX = "model.diffusion_model."
 BOS, EOS, T_TOKENS = 49406, 49407, 77
 PHASES = ["inputs", "text_fwd", "unet_fwd", "loss", "unet_bwd", "text_bwd", "optimizer"]
+HN_PHASES = ["inputs", "text_fwd", "unet_fwd", "loss", "unet_bwd", "optimizer"]
 _ST_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
               "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 
@@ -136,10 +153,14 @@ class ClipText(nn.Module):
         self.final_layer_norm = nn.LayerNorm(w)
 
     def forward(self, ids, src, vectors, clip_skip=1):
-        """ids, src: [B, 77]; src >= 0 puts vectors[src] at that position (the TI substitution)."""
+        """ids, src: [B, 77]; src >= 0 puts vectors[src] at that position (the TI substitution);
+        vectors None: the plain prompt (src unused)."""
         e = self.embeddings.token_embedding(ids)
-        vec = vectors.to(e.dtype)[src.clamp(min=0)]
-        x = torch.where((src >= 0)[..., None], vec, e) + self.embeddings.position_embedding.weight[: ids.shape[1]]
+        if vectors is None:
+            x = e + self.embeddings.position_embedding.weight[: ids.shape[1]]
+        else:
+            vec = vectors.to(e.dtype)[src.clamp(min=0)]
+            x = torch.where((src >= 0)[..., None], vec, e) + self.embeddings.position_embedding.weight[: ids.shape[1]]
         for l in range(self.layers + 1 - clip_skip):
             x = self.encoder.layers[l](x)
         return self.final_layer_norm(x)
@@ -170,10 +191,14 @@ class CrossAttention(nn.Module):
         self.to_k = nn.Linear(ctx, c, bias=False)
         self.to_v = nn.Linear(ctx, c, bias=False)
         self.to_out = nn.ModuleList([nn.Linear(c, c), nn.Dropout(0.0)])
+        self.hn = None  # a hypernetwork's (k, v) pair for this input width (attach_hypernetwork)
 
     def forward(self, x, context=None):
         c = x if context is None else context
-        return self.to_out[0](attention(self.to_q(x), self.to_k(c), self.to_v(c), self.heads, False, self.use_sdpa))
+        if self.hn is None:
+            return self.to_out[0](attention(self.to_q(x), self.to_k(c), self.to_v(c), self.heads, False, self.use_sdpa))
+        ck, cv = self.hn[0](c), self.hn[1](c)
+        return self.to_out[0](attention(self.to_q(x), self.to_k(ck), self.to_v(cv), self.heads, False, self.use_sdpa))
 
 
 class GEGLU(nn.Module):
@@ -325,6 +350,100 @@ class UNet(nn.Module):
         return self.out(h)
 
 
+# --------------------------------------------------------------------------------------------
+# Hypernetworks (the webui's modules/hypernetworks/hypernetwork.py; ../shared/spec/training.md §9)
+# --------------------------------------------------------------------------------------------
+
+def _hn_activations():
+    acts = {"linear": nn.Identity, "relu": nn.ReLU, "leakyrelu": nn.LeakyReLU, "elu": nn.ELU,
+            "swish": nn.Hardswish, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+    for n, c in vars(torch.nn.modules.activation).items():
+        if isinstance(c, type) and c.__module__ == "torch.nn.modules.activation":
+            acts.setdefault(n.lower(), c)
+    return acts
+
+
+class HypernetworkModule(nn.Module):
+    """The webui's HypernetworkModule: x + MLP(x)·multiplier, the multiplier ignored (1) in train
+    mode; Linear [+ activation] [+ LayerNorm] [+ Dropout] per layer-structure step."""
+
+    def __init__(self, dim, state_dict, layer_structure, activation_func, add_layer_norm, activate_output,
+                 dropout_structure):
+        super().__init__()
+        self.multiplier = 1.0
+        acts = _hn_activations()
+        if not layer_structure or layer_structure[0] != 1 or layer_structure[-1] != 1:
+            raise ValueError(f"layer structure {layer_structure} must start and end with 1")
+        mods = []
+        for i in range(len(layer_structure) - 1):
+            mods.append(nn.Linear(int(dim * layer_structure[i]), int(dim * layer_structure[i + 1])))
+            if activation_func == "linear" or activation_func is None or \
+                    (i >= len(layer_structure) - 2 and not activate_output):
+                pass
+            elif activation_func in acts:
+                mods.append(acts[activation_func]())
+            else:
+                raise ValueError(f"unsupported hypernetwork activation {activation_func}")
+            if add_layer_norm:
+                mods.append(nn.LayerNorm(int(dim * layer_structure[i + 1])))
+            if dropout_structure is not None and dropout_structure[i + 1] > 0:
+                mods.append(nn.Dropout(p=dropout_structure[i + 1]))
+        self.linear = nn.Sequential(*mods)
+        old = {"linear1.bias": "linear.0.bias", "linear1.weight": "linear.0.weight",  # fix_old_state_dict
+               "linear2.bias": "linear.1.bias", "linear2.weight": "linear.1.weight"}
+        sd = {old.get(k, k): v for k, v in state_dict.items()}
+        self.linear.load_state_dict({k[len("linear."):]: v for k, v in sd.items()}, strict=True)
+
+    def forward(self, x):
+        return x + self.linear(x) * (self.multiplier if not self.training else 1)
+
+
+def load_hypernetwork(path, device, dtype=torch.float32):
+    """Hypernetwork.load: {size: ModuleList([k, v])} in file order, in train mode, parameters
+    requiring grad; and a one-line description."""
+    # a file you made (vktrain hypernetwork create); the webui also unpickles it fully, after its
+    # allowlist check. Not weights_only: torch 1.13's restricted unpickler lacks BINFLOAT
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch < 1.13
+        sd = torch.load(path, map_location="cpu")
+    ls = sd.get("layer_structure", [1, 2, 1])
+    act = sd.get("activation_func", None)
+    ln = sd.get("is_layer_norm", False)
+    ds = sd.get("dropout_structure", None)
+    use_dropout = True if ds is not None and any(ds) else sd.get("use_dropout", False)
+    ao = sd.get("activate_output", True)
+    if ds is None:  # parse_dropout_structure
+        ds = [0] * len(ls) if not use_dropout else \
+            [0] + [0.3] * (len(ls) - 3) + [0.3 if sd.get("last_layer_dropout", False) else 0] + [0]
+    layers = {}
+    for size, pair in sd.items():
+        if type(size) == int:
+            layers[size] = nn.ModuleList(HypernetworkModule(size, pair[j], ls, act, ln, ao, ds) for j in range(2))
+    if not layers:
+        raise SystemExit(f"bench_torch: {path}: no hypernetwork modules (int size keys)")
+    for m in layers.values():
+        m.to(device=device, dtype=dtype)
+        m.requires_grad_(True)
+        m.train()
+    about = f"sizes {list(layers)}, layer structure {ls}, activation {act}, layer norm {ln}, dropout {ds}"
+    return layers, about
+
+
+def attach_hypernetwork(unet, layers):
+    """Sets each CrossAttention's (k, v) pair by the last dim of its k/v input (to_k's in_features:
+    the context width for attn2, the block width for attn1); layers None detaches. Returns the
+    sizes used."""
+    used = set()
+    for m in unet.modules():
+        if isinstance(m, CrossAttention):
+            pair = layers.get(m.to_k.in_features) if layers else None
+            m.hn = pair
+            if pair is not None:
+                used.add(m.to_k.in_features)
+    return sorted(used)
+
+
 def schedule_sqrt_abar():
     betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
     abar = np.cumprod(1.0 - betas)
@@ -359,9 +478,10 @@ class Inputs:
 class Timer:
     """Phase marks: CUDA events on the GPU, the host clock on the CPU."""
 
-    def __init__(self, cuda):
+    def __init__(self, cuda, phases=PHASES):
         self.cuda = cuda
         self.marks = {}
+        self.order = phases
 
     def mark(self, name):
         if self.cuda:
@@ -372,7 +492,7 @@ class Timer:
             self.marks[name] = time.perf_counter()
 
     def phases(self):
-        order = ["start"] + PHASES
+        order = ["start"] + self.order
         out = {}
         for a, b in zip(order, order[1:]):
             if self.cuda:
@@ -383,6 +503,8 @@ class Timer:
 
 
 def run_mode(args, mode, model, device, dtype, log):
+    if args.hypernetwork:
+        return run_mode_hn(args, mode, model, device, dtype, log)
     clip, unet = model["clip"], model["unet"]
     cuda = device.type == "cuda"
     B, N = args.batch, args.vectors
@@ -488,6 +610,125 @@ def run_mode(args, mode, model, device, dtype, log):
     }
 
 
+def run_mode_hn(args, mode, model, device, dtype, log):
+    """The hypernetwork step (see the module docstring); the file is loaded afresh per mode."""
+    clip, unet = model["clip"], model["unet"]
+    cuda = device.type == "cuda"
+    B = args.batch
+    h, w = args.height // 8, args.width // 8
+    sa, sb = schedule_sqrt_abar()
+    torch.manual_seed(args.seed)  # the dropout masks, where the file has dropout
+    layers, about = load_hypernetwork(args.hypernetwork, device)
+    used = attach_hypernetwork(unet, layers)
+    params = [p for pair in layers.values() for p in pair.parameters()]  # Hypernetwork.weights(): k then v
+    n_params = sum(p.numel() for p in params)
+    log(f"hypernetwork {args.hypernetwork}: {about}, {n_params} parameters; sizes used by the UNet {used}")
+    opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+    autocast = dtype == torch.float16
+    clip_f, unet_f = clip, unet
+    if mode == "compile":
+        clip_f, unet_f = torch.compile(clip), torch.compile(unet)
+    ms, losses, phase_runs = [], [], []
+
+    def step(inp, timer):
+        if timer:
+            timer.mark("start")
+        ids = torch.from_numpy(inp.ids).to(device, non_blocking=True)
+        x0 = torch.from_numpy(inp.latent).to(device, non_blocking=True)
+        eps = torch.from_numpy(inp.noise).to(device, non_blocking=True)
+        t = torch.from_numpy(inp.t).to(device, non_blocking=True)
+        ca = torch.from_numpy(inp.a).to(device, non_blocking=True)[:, None, None, None]
+        cb = torch.from_numpy(inp.b).to(device, non_blocking=True)[:, None, None, None]
+        if timer:
+            timer.mark("inputs")
+        with torch.autocast(device.type, dtype=torch.float16) if autocast else contextlib.nullcontext():
+            with torch.no_grad():
+                context = clip_f(ids, None, None, args.clip_skip)
+            if timer:
+                timer.mark("text_fwd")
+            x_t = ca * x0 + cb * eps
+            pred = unet_f(x_t.to(dtype), t, context)
+            if timer:
+                timer.mark("unet_fwd")
+        loss = F.mse_loss(pred.float(), eps.float())
+        if timer:
+            timer.mark("loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if timer:
+            timer.mark("unet_bwd")
+        opt.step()
+        if timer:
+            timer.mark("optimizer")
+        return loss.item()
+
+    total = args.warmup + args.steps
+    for k in range(total):
+        if k == args.warmup and cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        inp = Inputs(args.seed, k, B, 0, h, w, sa, sb)  # a prompt without learned vectors
+        t0 = time.perf_counter()
+        loss = step(inp, None)
+        t1 = time.perf_counter()
+        if k == 0 or k == total - 1:
+            losses.append(loss)
+        if k >= args.warmup:
+            ms.append((t1 - t0) * 1e3)
+        if t1 - t0 > 2.0:
+            log(f"{mode} step {k}: {(t1 - t0) * 1e3:.1f} ms, loss {loss:.6g}")
+    peak = torch.cuda.max_memory_allocated() if cuda else None
+    reserved = torch.cuda.max_memory_reserved() if cuda else None
+    # the gradients of the last timed step, per size: the sizes no attention uses have none
+    grads = []
+    for size, pair in layers.items():
+        g = [p.grad for p in pair.parameters()]
+        grads.append(f"{size}: " + ("none" if all(x is None for x in g) else
+                                    f"max|g| {max(float(x.abs().max()) for x in g if x is not None):.3e}"))
+    log("hypernetwork gradients (last step): " + ", ".join(grads))
+    phases = None
+    if mode == "eager" and args.profile_steps > 0:
+        for p in range(args.profile_steps):
+            timer = Timer(cuda, HN_PHASES)
+            step(Inputs(args.seed, total + p, B, 0, h, w, sa, sb), timer)
+            if cuda:
+                torch.cuda.synchronize()
+            phase_runs.append(timer.phases())
+        phases = {k: statistics.median(r[k] for r in phase_runs) for k in HN_PHASES}
+    attach_hypernetwork(unet, None)
+    weights = sum(p.numel() * p.element_size() for m in (clip, unet) for p in m.parameters())  # the model's
+    if cuda:
+        dev_name = torch.cuda.get_device_name(device)
+        driver = f"torch {torch.__version__}, CUDA {torch.version.cuda}"
+    else:
+        dev_name = "cpu"
+        driver = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return {
+        "bench": "step",
+        "impl": f"torch-{mode}",
+        "device": dev_name,
+        "driver": driver,
+        "model": args.model,
+        "precision": "fp16" if dtype == torch.float16 else "fp32",
+        "batch": B, "width": args.width, "height": args.height, "vectors": None,
+        "steps": args.steps, "warmup": args.warmup, "plan_only": False,
+        "ms_per_step": {"median": statistics.median(ms), "min": min(ms), "max": max(ms),
+                        "mean": statistics.fmean(ms) if hasattr(statistics, "fmean") else sum(ms) / len(ms)},
+        "gpu_ms_per_step": sum(phases.values()) if phases else None,
+        "phases_ms": phases,
+        "memory": {"peak_bytes": peak, "reserved_bytes": reserved, "weights_bytes": weights,
+                   "plan_activation_bytes": None, "plan_naive_bytes": None, "other_bytes": None,
+                   "planned_total_bytes": None},
+        "loss": {"first": losses[0], "last": losses[-1]},
+        "model_dims": {"unet_channels": unet.mc, "unet_levels": unet.n_levels, "context_dim": unet.ctx,
+                       "clip_width": clip.width, "clip_layers": clip.layers},
+        "commands": None,
+        "sdpa": HAS_SDPA and not args.no_sdpa,
+        "hypernetwork": args.hypernetwork,
+        "hypernetwork_params": n_params,
+    }
+
+
 def load_model(path, device, dtype, use_sdpa):
     sd, meta = st_open(path, (CLIP_PREFIX, UNET_PREFIX))
     csd = sub_state(sd, CLIP_PREFIX)
@@ -543,6 +784,106 @@ def selfcheck(args):
     return 0 if dl < 1e-9 and dg < 1e-7 else 1
 
 
+def selfcheck_hn(args):
+    """One fixed hypernetwork step in float64 (train mode, dropout off, as `vktrain eval` runs it):
+    the loss and every parameter's gradient against sd_ref.py, and with --vktrain against
+    `vktrain eval --hypernetwork` on the same case; sizes no attention uses must get no gradient."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sd_ref
+    device = torch.device("cpu")
+    model = load_model(args.model, device, torch.float64, True)
+    layers, about = load_hypernetwork(args.hypernetwork, device, torch.float64)
+    for pair in layers.values():
+        for m in pair.modules():
+            if isinstance(m, nn.Dropout):
+                m.eval()
+    used = attach_hypernetwork(model["unet"], layers)
+    sa, sb = schedule_sqrt_abar()
+    h, w = args.height // 8, args.width // 8
+    inp = Inputs(args.seed, 0, args.batch, 0, h, w, sa, sb)
+    ids = torch.from_numpy(inp.ids)
+    with torch.no_grad():
+        ctx = model["clip"](ids, None, None, args.clip_skip)
+    x0, eps = torch.from_numpy(inp.latent).double(), torch.from_numpy(inp.noise).double()
+    t = torch.from_numpy(inp.t)
+    x_t = (torch.from_numpy(inp.a).double()[:, None, None, None] * x0 +
+           torch.from_numpy(inp.b).double()[:, None, None, None] * eps)
+    loss = F.mse_loss(model["unet"](x_t, t, ctx), eps)
+    names, params, shift_only = [], [], set()
+    for size, pair in layers.items():
+        for j, m in enumerate(pair):
+            for n, p in m.linear.named_parameters():
+                names.append(f"{size}.{j}.linear.{n}")
+                params.append(p)
+                i = int(n.split(".")[0])
+                # a k-module bias followed by affine layers only moves every key by one vector, which
+                # the softmax ignores: zero gradient in exact arithmetic (eval-case.md names the last
+                # bias; with the default linear activation every k bias is one)
+                if j == 0 and n.endswith("bias") and \
+                        all(isinstance(x, (nn.Linear, nn.Dropout, nn.Identity)) for x in list(m.linear)[i + 1:]):
+                    shift_only.add(f"{size}.{j}.linear.{n}")
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    mine = {n: (g if g is not None else torch.zeros_like(p)).numpy() for n, p, g in zip(names, params, grads)}
+    ok = True
+    print(f"selfcheck --hypernetwork {args.hypernetwork} ({about}; float64, {args.width}x{args.height}, "
+          f"batch {args.batch}): loss {float(loss):.10g}")
+    for size, pair in layers.items():  # gradient presence per size
+        g = [grads[i] for i, n in enumerate(names) if n.startswith(f"{size}.")]
+        n_none = sum(x is None for x in g)
+        n_zero = sum(x is not None and not bool(x.abs().max() > 0) for x in g)
+        gmax = max((float(x.abs().max()) for x in g if x is not None), default=0.0)
+        want_used = size in used
+        good = (n_none == 0 and n_zero == 0 and gmax > 0) if want_used else n_none == len(g)
+        ok &= good
+        print(f"  size {size}: {'used' if want_used else 'unused'} by the UNet, {len(g)} tensors, "
+              f"{n_none} without gradient, {n_zero} all-zero, max|g| {gmax:.3e}: {'ok' if good else 'FAIL'}")
+    gall = max(float(np.abs(v).max()) for v in mine.values())
+
+    def compare(what, ref_loss, ref_grads, tol_loss, tol_grad):
+        dl = abs(float(loss) - ref_loss) / abs(ref_loss)
+        worst, worst_name = 0.0, None
+        for n in names:
+            a, b = mine[n], np.asarray(ref_grads["grad_hn." + n], np.float64)
+            if n in shift_only:
+                den = gall  # zero in exact arithmetic: against the largest gradient
+            else:
+                den = float(np.abs(b).max())
+            if den == 0.0:
+                e = 0.0 if not np.abs(a).max() > 0 else math.inf
+            else:
+                e = float(np.abs(a - b).max()) / den
+            if e >= worst:
+                worst, worst_name = e, n
+        good = dl < tol_loss and worst < tol_grad
+        print(f"  vs {what}: loss {ref_loss:.10g} (rel {dl:.2e}, tol {tol_loss:g}), {len(names)} gradients "
+              f"max rel {worst:.2e} ({worst_name}, tol {tol_grad:g}): {'ok' if good else 'FAIL'}")
+        return good
+
+    sd_np, meta = sd_ref.st_load(args.model)
+    ref = sd_ref.SDModel(sd_np, meta, torch.float64)
+    hn_ref, _ = sd_ref.hn_from_torch_file(args.hypernetwork, torch.float64)
+    case = {"input_ids": inp.ids.astype(np.int32), "latent": inp.latent, "noise": inp.noise,
+            "timestep": inp.t.astype(np.int32)}
+    out = sd_ref.run_case(ref, case, hn=hn_ref, clip_skip=args.clip_skip)
+    ok &= compare("sd_ref.py (float64)", float(out["loss"][0]), out, 1e-9, 1e-7)
+    if args.vktrain:
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            cpath, opath = os.path.join(d, "case.safetensors"), os.path.join(d, "out.safetensors")
+            sd_ref.st_save(cpath, case)
+            cmd = [args.vktrain, "eval", "--model", args.model, "--case", cpath, "--out", opath,
+                   "--hypernetwork", args.hypernetwork, "--clip-skip", str(args.clip_skip)]
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+            if r.returncode != 0:
+                print(f"  {' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}")
+                return 1
+            vk, _ = sd_ref.st_load(opath)
+        # eval-case.md's fp32 tolerances: vktrain computes in float32 on its device
+        ok &= compare(f"{os.path.basename(args.vktrain)} eval (float32)", float(vk["loss"][0]), vk, 1e-4, 1e-3)
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
@@ -563,13 +904,16 @@ def main():
     ap.add_argument("--no-sdpa", action="store_true", help="plain softmax attention even on torch 2.x")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--selfcheck", action="store_true", help="compare one float64 step with sd_ref.py")
+    ap.add_argument("--hypernetwork", metavar="FILE",
+                    help="time the webui hypernetwork step with this .pt instead of textual inversion")
+    ap.add_argument("--vktrain", metavar="BIN", help="--selfcheck --hypernetwork: also compare with BIN eval")
     args = ap.parse_args()
     args.width = args.width or args.size
     args.height = args.height or args.size
     if args.width % 8 or args.height % 8 or not 1 <= args.vectors <= 75 or args.steps < 1:
         ap.error("size must be a multiple of 8, vectors 1..75, steps >= 1")
     if args.selfcheck:
-        return selfcheck(args)
+        return selfcheck_hn(args) if args.hypernetwork else selfcheck(args)
 
     def log(msg):
         print(f"bench_torch: {msg}", file=sys.stderr, flush=True)
@@ -600,8 +944,10 @@ def main():
     else:
         for d in docs:
             m = d["ms_per_step"]
+            what = f"{d['vectors']} vector(s)" if not args.hypernetwork else \
+                f"hypernetwork {d['hypernetwork']} ({d['hypernetwork_params']} parameters)"
             print(f"{d['impl']} on {d['device']} ({d['driver']}): {d['precision']}, batch {d['batch']}, "
-                  f"{d['width']}x{d['height']}, {d['vectors']} vector(s)")
+                  f"{d['width']}x{d['height']}, {what}")
             print(f"  ms/step: median {m['median']:.2f} (min {m['min']:.2f}, mean {m['mean']:.2f}, "
                   f"max {m['max']:.2f}) over {d['steps']} steps after {d['warmup']} warm-up")
             mem = d["memory"]
