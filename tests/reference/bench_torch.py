@@ -23,10 +23,10 @@ learned vectors; the webui caches this conditioning unless tags are shuffled or 
 phase `text_fwd` is an upper bound on what it pays), x_t, UNet forward, ε-MSE loss, backward to
 the hypernetwork parameters only (frozen UNet), AdamW over every module of the file (lr 1e-5,
 weight decay 0.01, betas 0.9/0.999, eps 1e-8; a size no attention uses gets no gradient and so
-no optimizer state, as in the webui). JSON: the TI fields (`vectors` null) plus `hypernetwork`,
-`hypernetwork_params`; phases lose `text_bwd`. `--selfcheck --hypernetwork FILE` compares one
-float64 step (loss and every parameter gradient, dropout off) with sd_ref.py and, with
-`--vktrain BIN`, with `BIN eval --hypernetwork` on the same case (float32 on its device).
+no optimizer state, as in the webui). JSON: the TI fields (`vectors` 0, `text_bwd` 0, as vktrain
+writes them) plus `hypernetwork`, `hypernetwork_params`. `--selfcheck --hypernetwork FILE`
+compares one float64 step (loss and every parameter gradient, dropout off) with sd_ref.py and,
+with `--vktrain BIN`, with `BIN eval --hypernetwork` on the same case (float32 on its device).
 
 Precision: fp16 = fp16 weights with torch.autocast(float16) (the webui's TI setup); fp32 = fp32
 weights, no autocast. CPU runs use fp32 (no fp16 convolutions on CPU).
@@ -694,7 +694,7 @@ def run_mode_hn(args, mode, model, device, dtype, log):
             if cuda:
                 torch.cuda.synchronize()
             phase_runs.append(timer.phases())
-        phases = {k: statistics.median(r[k] for r in phase_runs) for k in HN_PHASES}
+        phases = {k: statistics.median(r[k] for r in phase_runs) if k in HN_PHASES else 0.0 for k in PHASES}
     attach_hypernetwork(unet, None)
     weights = sum(p.numel() * p.element_size() for m in (clip, unet) for p in m.parameters())  # the model's
     if cuda:
@@ -710,7 +710,7 @@ def run_mode_hn(args, mode, model, device, dtype, log):
         "driver": driver,
         "model": args.model,
         "precision": "fp16" if dtype == torch.float16 else "fp32",
-        "batch": B, "width": args.width, "height": args.height, "vectors": None,
+        "batch": B, "width": args.width, "height": args.height, "vectors": 0,
         "steps": args.steps, "warmup": args.warmup, "plan_only": False,
         "ms_per_step": {"median": statistics.median(ms), "min": min(ms), "max": max(ms),
                         "mean": statistics.fmean(ms) if hasattr(statistics, "fmean") else sum(ms) / len(ms)},
