@@ -31,6 +31,16 @@ check "--rtol overrides" "$(( $(rc "$V" compare "$D/ref.st" "$D/ok.st" --rtol 1e
 check "zero-in-exact bias compared absolutely" "$(rc "$V" compare "$D/hn_ref.st" "$D/hn_out.st")"
 "$M" "$D/hn_out2.st" grad_hn.64.0.linear.0.bias=5,1 grad_hn.64.0.linear.2.bias=0.1,0
 check "but a real error there still fails" "$(( $(rc "$V" compare "$D/hn_ref.st" "$D/hn_out2.st") == 1 ? 0 : 1 ))"
+# a linear-activation module: the first k bias is zero in exact arithmetic too (reference 3e-20)
+"$M" "$D/lin_ref.st" grad_hn.64.0.linear.0.bias=3e-20,-1e-20 grad_hn.64.0.linear.2.bias=1e-19,0 grad_hn.64.1.linear.0.bias=5,1
+"$M" "$D/lin_out.st" grad_hn.64.0.linear.0.bias=2e-9,-4e-9 grad_hn.64.0.linear.2.bias=-1e-9,0 grad_hn.64.1.linear.0.bias=5,1
+check "numerically zero earlier k bias compared absolutely" "$(rc "$V" compare "$D/lin_ref.st" "$D/lin_out.st")"
+"$M" "$D/lin_out2.st" grad_hn.64.0.linear.0.bias=0.2,0 grad_hn.64.0.linear.2.bias=-1e-9,0 grad_hn.64.1.linear.0.bias=5,1
+check "...but a real error there still fails" "$(( $(rc "$V" compare "$D/lin_ref.st" "$D/lin_out2.st") == 1 ? 0 : 1 ))"
+# a small but real gradient (1e-4 of the largest) keeps the relative rule
+"$M" "$D/sm_ref.st" grad_hn.64.0.linear.0.bias=5e-4,1e-4 grad_hn.64.0.linear.2.bias=1e-19,0 grad_hn.64.1.linear.0.bias=5,1
+"$M" "$D/sm_out.st" grad_hn.64.0.linear.0.bias=5.1e-4,1e-4 grad_hn.64.0.linear.2.bias=1e-19,0 grad_hn.64.1.linear.0.bias=5,1
+check "a small real k-bias gradient is still compared relatively" "$(( $(rc "$V" compare "$D/sm_ref.st" "$D/sm_out.st") == 1 ? 0 : 1 ))"
 check "bad file exits 1" "$(( $(rc "$V" compare "$D/ref.st" /nonexistent) == 1 ? 0 : 1 ))"
 check "usage exits 2" "$(( $(rc "$V" compare "$D/ref.st") == 2 ? 0 : 1 ))"
 echo "compare: $pass passed, $fail failed"
