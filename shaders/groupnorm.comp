@@ -10,12 +10,18 @@
 //       dx = rstd*(g - mean(g) - xhat*mean(g*xhat))       (means over the group; ACCUM: dx +=)
 //   VKT_BWD_AFFINE  (one workgroup per channel c, summing over b and s):
 //       dgamma[c] = sum dy*xhat,  dbeta[c] = sum dy           (ACCUM: +=)
+//   VKT_SILU (with any of the three: GroupNorm fused with the SiLU that follows it, y = silu(z),
+//   z = xhat*gamma[c] + beta[c], silu(z) = z*sigmoid(z)). The forward applies silu before its one
+//   store; z is never stored. The backwards recompute z from x and the saved mean/rstd and use
+//   dz = dy*silu'(z), silu'(z) = s*(1 + z*(1 - s)) with s = sigmoid(z), in place of dy in the
+//   formulas above, in the same loops (no extra dispatch, no extra tensor). They bind beta (z
+//   needs it), and the affine backward binds gamma as well.
 // Statistics and sums are float32 in every variant; VKT_F16 only changes storage.
 #include "vkt.glsl"
 
 layout(push_constant) uniform PC { // mirrors struct groupnorm_pc in src/nn/ops/groupnorm.c
     uint B, C, S, G, cg;
-    uint has_gamma, has_beta;  // fwd: which affine tensors are bound; bwd: has_gamma
+    uint has_gamma, has_beta;  // which affine tensors are bound (plain bwd: has_gamma only)
     uint want_dgamma, want_dbeta; // bwd affine
     uint accumulate;           // bwd: add into dx / dgamma / dbeta instead of overwriting
     float eps;
@@ -28,24 +34,56 @@ layout(set = 0, binding = 2) readonly buffer Beta { STORE_T beta[]; };
 layout(set = 0, binding = 3) writeonly buffer Y { STORE_T y[]; };
 layout(set = 0, binding = 4) writeonly buffer Mean { float mean_out[]; };
 layout(set = 0, binding = 5) writeonly buffer Rstd { float rstd_out[]; };
-#elif defined(VKT_BWD)
+#elif defined(VKT_BWD) && !defined(VKT_SILU)
 layout(set = 0, binding = 1) readonly buffer Gamma { STORE_T gamma[]; };
 layout(set = 0, binding = 2) readonly buffer Mean { float mean_in[]; };
 layout(set = 0, binding = 3) readonly buffer Rstd { float rstd_in[]; };
 layout(set = 0, binding = 4) readonly buffer DY { STORE_T dy[]; };
 layout(set = 0, binding = 5) buffer DX { STORE_T dx[]; };
-#elif defined(VKT_BWD_AFFINE)
+#elif defined(VKT_BWD)
+layout(set = 0, binding = 1) readonly buffer Gamma { STORE_T gamma[]; };
+layout(set = 0, binding = 2) readonly buffer Beta { STORE_T beta[]; };
+layout(set = 0, binding = 3) readonly buffer Mean { float mean_in[]; };
+layout(set = 0, binding = 4) readonly buffer Rstd { float rstd_in[]; };
+layout(set = 0, binding = 5) readonly buffer DY { STORE_T dy[]; };
+layout(set = 0, binding = 6) buffer DX { STORE_T dx[]; };
+#elif defined(VKT_BWD_AFFINE) && !defined(VKT_SILU)
 layout(set = 0, binding = 1) readonly buffer Mean { float mean_in[]; };
 layout(set = 0, binding = 2) readonly buffer Rstd { float rstd_in[]; };
 layout(set = 0, binding = 3) readonly buffer DY { STORE_T dy[]; };
 // dgamma and dbeta may be bound to the same buffer when only one is wanted (the other flag is 0).
 layout(set = 0, binding = 4) buffer DGamma { STORE_T dgamma[]; };
 layout(set = 0, binding = 5) buffer DBeta { STORE_T dbeta[]; };
+#elif defined(VKT_BWD_AFFINE)
+layout(set = 0, binding = 1) readonly buffer Gamma { STORE_T gamma[]; };
+layout(set = 0, binding = 2) readonly buffer Beta { STORE_T beta[]; };
+layout(set = 0, binding = 3) readonly buffer Mean { float mean_in[]; };
+layout(set = 0, binding = 4) readonly buffer Rstd { float rstd_in[]; };
+layout(set = 0, binding = 5) readonly buffer DY { STORE_T dy[]; };
+layout(set = 0, binding = 6) buffer DGamma { STORE_T dgamma[]; };
+layout(set = 0, binding = 7) buffer DBeta { STORE_T dbeta[]; };
 #else
 #error define VKT_FWD, VKT_BWD or VKT_BWD_AFFINE
 #endif
 
 #include "norm.glsl"
+
+#if !defined(VKT_FWD)
+// The gradient reaching the normalised value xh = (x[i] - mean)*rstd of channel c: dy[i], or for
+// the fused variants dy[i]*silu'(z) with z = xh*gamma[c] + beta[c] recomputed.
+float gn_dz(uint i, uint c, float xh)
+{
+    float d = LOADF(dy[i]);
+#if defined(VKT_SILU)
+    float z = xh;
+    if (pc.has_gamma != 0u) z *= LOADF(gamma[c]);
+    if (pc.has_beta != 0u) z += LOADF(beta[c]);
+    float sg = vkt_sigmoid(z);
+    d *= sg * (1.0 + z * (1.0 - sg));
+#endif
+    return d;
+}
+#endif
 
 void main()
 {
@@ -59,8 +97,9 @@ void main()
         float m = mean_in[b * pc.G + g], r = rstd_in[b * pc.G + g];
         uint base = (b * pc.C + c) * pc.S;
         for (uint s = t; s < pc.S; s += wg) {
-            float d = LOADF(dy[base + s]);
-            sg += d * (LOADF(x[base + s]) - m) * r;
+            float xh = (LOADF(x[base + s]) - m) * r;
+            float d = gn_dz(base + s, c, xh);
+            sg += d * xh;
             sb += d;
         }
     }
@@ -83,6 +122,9 @@ void main()
         float v = (LOADF(x[base + i]) - mean) * rstd;
         if (pc.has_gamma != 0u) v *= LOADF(gamma[c]);
         if (pc.has_beta != 0u) v += LOADF(beta[c]);
+#if defined(VKT_SILU)
+        v *= vkt_sigmoid(v);
+#endif
         y[base + i] = STOREF(v);
     }
     if (t == 0u) {
@@ -93,17 +135,20 @@ void main()
     float mean = mean_in[wgid], rstd = rstd_in[wgid];
     float s1 = 0.0, s2 = 0.0;
     for (uint i = t; i < n; i += wg) {
-        float gv = LOADF(dy[base + i]);
-        if (pc.has_gamma != 0u) gv *= LOADF(gamma[c0 + i / pc.S]);
+        uint c = c0 + i / pc.S;
+        float xh = (LOADF(x[base + i]) - mean) * rstd;
+        float gv = gn_dz(base + i, c, xh);
+        if (pc.has_gamma != 0u) gv *= LOADF(gamma[c]);
         s1 += gv;
-        s2 += gv * (LOADF(x[base + i]) - mean) * rstd;
+        s2 += gv * xh;
     }
     vec2 tot = norm_wg_sum2(s1, s2);
     float mg = tot.x / float(n), mgx = tot.y / float(n);
     for (uint i = t; i < n; i += wg) {
-        float gv = LOADF(dy[base + i]);
-        if (pc.has_gamma != 0u) gv *= LOADF(gamma[c0 + i / pc.S]);
+        uint c = c0 + i / pc.S;
         float xh = (LOADF(x[base + i]) - mean) * rstd;
+        float gv = gn_dz(base + i, c, xh);
+        if (pc.has_gamma != 0u) gv *= LOADF(gamma[c]);
         float v = rstd * (gv - mg - xh * mgx);
         if (pc.accumulate != 0u) v += LOADF(dx[base + i]);
         dx[base + i] = STOREF(v);

@@ -42,7 +42,40 @@ struct ck_norm {
                          const vkt_tensor *mean, const vkt_tensor *rstd, const vkt_tensor *dy,
                          vkt_tensor *dx, vkt_grad_mode dx_mode, vkt_tensor *dgamma,
                          vkt_tensor *dbeta, vkt_grad_mode param_mode, vkt_err *err);
+    /* Optional, for a fused variant whose backward also needs beta (GroupNorm+SiLU): when set,
+     * these replace ref_bwd and op_bwd, and every variant name gets `suffix` ("_silu"). */
+    const char *suffix;
+    void (*ref_bwd_b)(const ck_norm *c, const double *x, const double *gamma, const double *beta,
+                      const double *mean, const double *rstd, const double *dy, double *dx,
+                      double *dgamma, double *dbeta);
+    vkt_status (*op_bwd_b)(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
+                           const vkt_tensor *beta, const vkt_tensor *mean, const vkt_tensor *rstd,
+                           const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
+                           vkt_tensor *dgamma, vkt_tensor *dbeta, vkt_grad_mode param_mode,
+                           vkt_err *err);
 };
+
+/* c's reference backward and op backward (the beta-taking ones when given). */
+static inline void ck_norm_ref_bwd(const ck_norm *c, const double *x, const double *gamma,
+                                   const double *beta, const double *mean, const double *rstd,
+                                   const double *dy, double *dx, double *dgamma, double *dbeta)
+{
+    if (c->ref_bwd_b) c->ref_bwd_b(c, x, gamma, beta, mean, rstd, dy, dx, dgamma, dbeta);
+    else c->ref_bwd(c, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+}
+
+static inline vkt_status ck_norm_op_bwd(const ck_norm *c, vkt_step *s, const vkt_tensor *x,
+                                        const vkt_tensor *gamma, const vkt_tensor *beta,
+                                        const vkt_tensor *mean, const vkt_tensor *rstd,
+                                        const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
+                                        vkt_tensor *dgamma, vkt_tensor *dbeta,
+                                        vkt_grad_mode param_mode, vkt_err *err)
+{
+    if (c->op_bwd_b)
+        return c->op_bwd_b(s, x, gamma, beta, mean, rstd, dy, dx, dx_mode, dgamma, dbeta,
+                           param_mode, err);
+    return c->op_bwd(s, x, gamma, mean, rstd, dy, dx, dx_mode, dgamma, dbeta, param_mode, err);
+}
 
 /* Finite differences: the reference forward as a function of x, gamma or beta. */
 typedef struct ck_norm_fd {
@@ -67,10 +100,13 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     vkt_status st = VKT_OK;
     const char *fam = c->family, *desc = c->desc;
     const size_t n = c->n, nc = c->nc, ns = c->ns;
-    char vf[64], vb[64], va[80];
-    vkt_variant_name(vf, sizeof vf, fam, "fwd", dt);
-    vkt_variant_name(vb, sizeof vb, fam, "bwd", dt);
-    snprintf(va, sizeof va, "%s_affine", vb);
+    char vf[64], vb[64], va[80], v[64];
+    const char *sfx = c->suffix ? c->suffix : "";
+    vkt_variant_name(v, sizeof v, fam, "fwd", dt);
+    snprintf(vf, sizeof vf, "%s%s", v, sfx);
+    vkt_variant_name(v, sizeof v, fam, "bwd", dt);
+    snprintf(vb, sizeof vb, "%s%s", v, sfx);
+    snprintf(va, sizeof va, "%s_affine%s", v, sfx);
 
     /* host: x, dy, dx0 (accumulate start) [n]; gamma, beta, dgamma0, dbeta0 [nc] */
     float *hx = vkt_malloc(n * 4), *hdy = vkt_malloc(n * 4), *hdx0 = vkt_malloc(n * 4),
@@ -136,7 +172,7 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     const double *rg = c->gamma ? dg : NULL, *rb = c->beta ? db : NULL;
 
     c->ref_fwd(c, dx, rg, rb, ry, rm, rr);
-    c->ref_bwd(c, dx, rg, rm, rr, ddy, rdx, rdg, rdb);
+    ck_norm_ref_bwd(c, dx, rg, rb, rm, rr, ddy, rdx, rdg, rdb);
 
     /* Tolerances, in units of u = 2^-24 (f32 rounding). The GPU holds mean in f32, so x - mean
      * is off by ~u*|mean| and xhat by ~u*|mean|*rstd: k = 1 + max|mean|*rstd scales the
@@ -160,8 +196,8 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     /* 1: forward, then backward accumulating into dx, dgamma and dbeta. */
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
     if ((st = c->op_fwd(c, ctx->step, tx, gam, bet, &t[CK_NORM_Y], tm, tr, err))) goto done;
-    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_ACCUMULATE, tdg, tdb,
-                        VKT_GRAD_ACCUMULATE, err)))
+    if ((st = ck_norm_op_bwd(c, ctx->step, tx, gam, bet, tm, tr, tdy, tdx, VKT_GRAD_ACCUMULATE,
+                             tdg, tdb, VKT_GRAD_ACCUMULATE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
 
@@ -188,13 +224,13 @@ static inline vkt_status ck_norm_case(vkt_check_ctx *ctx, const ck_norm *c, vkt_
     /* 2: overwrite dx and dgamma alone; 3: dbeta alone, no dx. The buffers still hold step 1's
      * results, so a write that does not happen shows up. */
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
-    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, tdx, VKT_GRAD_OVERWRITE, tdg, NULL,
-                        VKT_GRAD_OVERWRITE, err)))
+    if ((st = ck_norm_op_bwd(c, ctx->step, tx, gam, bet, tm, tr, tdy, tdx, VKT_GRAD_OVERWRITE,
+                             tdg, NULL, VKT_GRAD_OVERWRITE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
     if ((st = vkt_step_begin(ctx->step, err))) goto done;
-    if ((st = c->op_bwd(ctx->step, tx, gam, tm, tr, tdy, NULL, VKT_GRAD_OVERWRITE, NULL, tdb,
-                        VKT_GRAD_OVERWRITE, err)))
+    if ((st = ck_norm_op_bwd(c, ctx->step, tx, gam, bet, tm, tr, tdy, NULL, VKT_GRAD_OVERWRITE,
+                             NULL, tdb, VKT_GRAD_OVERWRITE, err)))
         goto done;
     if ((st = vkt_step_run(ctx->step, err))) goto done;
     if ((st = vkt_tensor_download_f32(ctx->dev, tdx, got, err))) goto done;

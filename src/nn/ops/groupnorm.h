@@ -4,6 +4,11 @@
  *   vkt_op_groupnorm_fwd(s, &x, &gamma, &beta, 32, 1e-5f, &y, &mean, &rstd, &err);
  *   vkt_op_groupnorm_bwd(s, &x, &gamma, &mean, &rstd, &dy, &dx, VKT_GRAD_OVERWRITE,
  *                        NULL, NULL, VKT_GRAD_OVERWRITE, &err);           // dx only (TI)
+ *
+ * Fused with the SiLU that follows it (UNet/VAE ResBlocks and heads): y = silu(groupnorm(x)):
+ *   vkt_op_groupnorm_silu_fwd(s, &x, &gamma, &beta, 32, 1e-5f, &y, &mean, &rstd, &err);
+ *   vkt_op_groupnorm_silu_bwd(s, &x, &gamma, &beta, &mean, &rstd, &dy, &dx, VKT_GRAD_OVERWRITE,
+ *                             NULL, NULL, VKT_GRAD_OVERWRITE, &err);
  */
 #ifndef VKT_NN_OPS_GROUPNORM_H
 #define VKT_NN_OPS_GROUPNORM_H
@@ -37,5 +42,22 @@ vkt_status vkt_op_groupnorm_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tens
                                 const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
                                 vkt_tensor *dgamma, vkt_tensor *dbeta, vkt_grad_mode param_mode,
                                 vkt_err *err);
+
+/* y = silu(z), z = groupnorm_fwd's y, silu(z) = z*sigmoid(z): the same single dispatch as
+ * vkt_op_groupnorm_fwd (SiLU applied before the store; z is never stored), same arguments and
+ * rules. mean/rstd are those of the GroupNorm. */
+vkt_status vkt_op_groupnorm_silu_fwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
+                                     const vkt_tensor *beta, int G, float eps, vkt_tensor *y,
+                                     vkt_tensor *mean, vkt_tensor *rstd, vkt_err *err);
+
+/* Gradients of vkt_op_groupnorm_silu_fwd, as vkt_op_groupnorm_bwd (same modes, optional
+ * outputs and dispatches) with dy replaced by dz = dy*silu'(z), z recomputed in the same passes
+ * from x, gamma, beta and the saved mean/rstd: nothing but x and the statistics needs keeping.
+ * beta (NULL: 0) is the forward's. */
+vkt_status vkt_op_groupnorm_silu_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
+                                     const vkt_tensor *beta, const vkt_tensor *mean,
+                                     const vkt_tensor *rstd, const vkt_tensor *dy, vkt_tensor *dx,
+                                     vkt_grad_mode dx_mode, vkt_tensor *dgamma,
+                                     vkt_tensor *dbeta, vkt_grad_mode param_mode, vkt_err *err);
 
 #endif

@@ -15,4 +15,16 @@ void vkt_ref_groupnorm_bwd(const double *x, const double *gamma, const double *m
                            const double *rstd, const double *dy, int64_t B, int64_t C, int64_t S,
                            int64_t G, double *dx, double *dgamma, double *dbeta);
 
+/* GroupNorm followed by SiLU: y = silu(groupnorm(x)) (the plain reference, then silu);
+ * mean/rstd are the GroupNorm's. */
+void vkt_ref_groupnorm_silu_fwd(const double *x, const double *gamma, const double *beta,
+                                int64_t B, int64_t C, int64_t S, int64_t G, double eps, double *y,
+                                double *mean, double *rstd);
+/* Its gradients: the plain backward with dy*silu'(z) for dy, z the GroupNorm output recomputed
+ * from x, gamma, beta (NULL: 0), mean and rstd. */
+void vkt_ref_groupnorm_silu_bwd(const double *x, const double *gamma, const double *beta,
+                                const double *mean, const double *rstd, const double *dy,
+                                int64_t B, int64_t C, int64_t S, int64_t G, double *dx,
+                                double *dgamma, double *dbeta);
+
 #endif
