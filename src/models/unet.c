@@ -436,9 +436,8 @@ vkt_status vkt_unet_fwd(vkt_unet *u, vkt_step *s, const vkt_tensor *x, const vkt
     }
     if (!st) st = tmp2(s, VKT_F32, B, VKT_UNET_GROUPS, "out gn mean", &sv->out_m, err);
     if (!st) st = tmp2(s, VKT_F32, B, VKT_UNET_GROUPS, "out gn rstd", &sv->out_r, err);
-    if (!st) st = vkt_op_groupnorm_fwd(s, &h, &u->out_g, &u->out_b, VKT_UNET_GROUPS, OUT_GN_EPS, &a, &sv->out_m,
-                                       &sv->out_r, err);
-    if (!st) st = vkt_op_act_fwd(s, VKT_ACT_SILU, 0.0f, &a, &a, err);
+    if (!st) st = vkt_op_groupnorm_silu_fwd(s, &h, &u->out_g, &u->out_b, VKT_UNET_GROUPS, OUT_GN_EPS, &a,
+                                            &sv->out_m, &sv->out_r, err);
     if (!st) st = tmp4(s, dt, B, c->out_ch, H, W, "eps", &y, err);
     if (!st) {
         const vkt_conv2d_params p = vkt_conv2d_std(1, 1);

@@ -153,7 +153,8 @@ vkt_status vkt_unet_tmp(vkt_step *s, vkt_dtype dt, int ndim, const int64_t *shap
 /* Records t = 0 (any step tensor). */
 vkt_status vkt_unet_zero(vkt_step *s, const vkt_tensor *t, vkt_err *err);
 /* dx (by mode) = d/dx of SiLU(GN(x; g, b, 32 groups, eps)) for upstream dy, from the forward's
- * statistics m, r; the GN output is recomputed rather than saved. */
+ * statistics m, r: one fused GroupNorm+SiLU backward dispatch, which recomputes the GN output
+ * inside its passes (nothing but x, m, r is kept; no temporaries). eps is unused (m, r hold it). */
 vkt_status vkt_unet_gn_silu_bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *g, const vkt_tensor *b, float eps,
                                 const vkt_tensor *m, const vkt_tensor *r, const vkt_tensor *dy, vkt_tensor *dx,
                                 vkt_grad_mode mode, vkt_err *err);

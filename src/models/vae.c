@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "base/fault.h"
-#include "nn/ops/act.h"
 #include "nn/ops/binary.h"
 #include "nn/ops/conv2d.h"
 #include "nn/ops/groupnorm.h"
@@ -348,7 +347,7 @@ static vkt_status conv1(vkt_step *s, const vkt_vae *v, const conv *c, const vkt_
     return conv_fwd(s, v, c, &p, x, what, y, err);
 }
 
-/* y = GroupNorm(32, eps 1e-6)(x), then SiLU in place when silu. */
+/* y = GroupNorm(32, eps 1e-6)(x), with SiLU fused into the same dispatch when silu. */
 static vkt_status gn(vkt_step *s, const vkt_vae *v, const norm *n, const vkt_tensor *x, bool silu,
                      const char *what, vkt_tensor *y, vkt_err *err)
 {
@@ -357,8 +356,8 @@ static vkt_status gn(vkt_step *s, const vkt_vae *v, const norm *n, const vkt_ten
     vkt_status st = act(s, v, x->shape[0], x->shape[1], x->shape[2], x->shape[3], what, y, err);
     if (!st) st = vkt_step_tensor(s, VKT_F32, 2, ms, "gn mean", &mean, err);
     if (!st) st = vkt_step_tensor(s, VKT_F32, 2, ms, "gn rstd", &rstd, err);
-    if (!st) st = vkt_op_groupnorm_fwd(s, x, &n->w, &n->b, VKT_VAE_GROUPS, GN_EPS, y, &mean, &rstd, err);
-    if (!st && silu) st = vkt_op_act_fwd(s, VKT_ACT_SILU, 0.0f, y, y, err);
+    if (!st && silu) st = vkt_op_groupnorm_silu_fwd(s, x, &n->w, &n->b, VKT_VAE_GROUPS, GN_EPS, y, &mean, &rstd, err);
+    else if (!st) st = vkt_op_groupnorm_fwd(s, x, &n->w, &n->b, VKT_VAE_GROUPS, GN_EPS, y, &mean, &rstd, err);
     return st;
 }
 
