@@ -112,9 +112,8 @@ static const char *HN_HELP =
     "  --config FILE.json        also reads hypernetwork_name and save_hypernetwork_every\n"
     "--init-text, --vectors, --save-format, --ema, --overwrite and image embeddings are for\n"
     "embeddings only; --resume is accepted (a hypernetwork always continues from its file).\n"
-    "The conditioning is encoded every mini-batch (same values as the webui's cached one; prompts\n"
-    "of several 75-token chunks in one batch are padded with empty chunks, not by repeating the last\n"
-    "vector).\n\n"
+    "As in the webui, each image's conditioning is encoded once and reused unless tags are shuffled\n"
+    "or dropped (then every mini-batch encodes its prompts).\n\n"
     "example:\n  vktrain hypernetwork create anime && vktrain hypernetwork train --model v1-5.safetensors \\\n"
     "      --hypernetwork anime --data pics/ --steps 2000 --lr 5e-6\n";
 

@@ -69,8 +69,8 @@ vkt_ti_opts vkt_hn_train_defaults(void)
 /* Device tensors of one batch shape (re-made when the shape changes). */
 typedef struct batch_gpu {
     int64_t B, T, lh, lw;
-    bool has_mult, has_weight, recorded;
-    vkt_tensor ids, src, mult, latent, noise, noise32, ca, cb, t, weight;
+    bool has_mult, has_weight, has_ctx, recorded;
+    vkt_tensor ids, src, mult, latent, noise, noise32, ca, cb, t, weight, ctx;
     vkt_ti_step_out res;
 } batch_gpu;
 
@@ -79,7 +79,8 @@ typedef struct batch_host {
     int32_t *ids, *src;
     float *mult, *latent, *noise, *ca, *cb, *weight;
     int32_t *t;
-    bool has_mult, has_weight;
+    float *ctx; /* [B, T, W] cached conditioning (has_ctx) */
+    bool has_mult, has_weight, has_ctx;
     int64_t B, T, lh, lw;
     char *first_prompt; /* owned: for the report / previews */
 } batch_host;
@@ -103,6 +104,12 @@ typedef struct trainer {
     vkt_hn_hook *hook, *apply_hook;
     bool hn_dropout;
     uint64_t hn_stream; /* dropout stream of the mini-batch being recorded */
+    /* hypernetworks without tag shuffling or dropout: each image's conditioning is encoded once
+     * and reused (webui: at dataset preparation), as the prompt of an image never changes */
+    bool cache_cond;
+    float **cond; /* per item: [k·77, W] f32 (NULL until its first use) */
+    int *cond_k;  /* its 77-token chunks */
+    vkt_step *cstep;
     char name[256];
     char model_hash[16], model_name[256];
     /* per dataset item: the scaled latent (once/deterministic) or mean + logvar (random) */
@@ -329,8 +336,55 @@ done:
 static void batch_host_fini(batch_host *h)
 {
     free(h->ids); free(h->src); free(h->mult); free(h->latent); free(h->noise); free(h->ca); free(h->cb);
-    free(h->weight); free(h->t); free(h->first_prompt);
+    free(h->weight); free(h->t); free(h->first_prompt); free(h->ctx);
     memset(h, 0, sizeof *h);
+}
+
+/* The conditioning of item `item` from its prompt's first k chunks, encoded once (text encoder
+ * forward, the same program as inside the training step, so the values are the same). */
+static vkt_status encode_cond(trainer *tr, uint32_t item, const vkt_prompt_result *pr, size_t k, vkt_err *err)
+{
+    if (tr->cond[item]) return VKT_OK;
+    int64_t T = (int64_t)k * 77, W = vkt_model_file_config(tr->mf)->clip_width;
+    int32_t *ids = vkt_malloc((size_t)T * 4);
+    float *mult = vkt_malloc((size_t)T * 4), *out = vkt_malloc((size_t)(T * W) * 4);
+    vkt_tensor tid = {0}, tm = {0}, ctx;
+    bool has_mult = false;
+    vkt_status st = !ids || !mult || !out ? vkt_fail(err, VKT_ERR_NOMEM, "conditioning") : VKT_OK;
+    for (size_t c = 0; c < k && !st; c++)
+        for (int p = 0; p < 77; p++) {
+            ids[c * 77 + (size_t)p] = pr->chunks[c].ids[p];
+            mult[c * 77 + (size_t)p] = (float)pr->chunks[c].multipliers[p];
+            has_mult |= pr->chunks[c].multipliers[p] != 1.0;
+        }
+    const int64_t shape[2] = {1, T};
+    if (!st && !tr->cstep) st = vkt_step_create(tr->dev, &tr->cstep, err);
+    if (!st) st = vkt_tensor_alloc(tr->dev, VKT_I32, 2, shape, "prompt ids", &tid, err);
+    if (!st) st = vkt_buffer_upload(tr->dev, tid.buf, 0, ids, (size_t)T * 4, err);
+    if (!st && has_mult) st = vkt_tensor_alloc(tr->dev, VKT_F32, 2, shape, "prompt multipliers", &tm, err);
+    if (!st && has_mult) st = vkt_tensor_upload_f32(tr->dev, &tm, mult, err);
+    if (!st) st = vkt_step_begin_planned(tr->cstep, err);
+    if (!st)
+        st = vkt_clip_fwd(tr->cstep, tr->clip, &tid, NULL, NULL, has_mult ? &tm : NULL, tr->o->clip_skip, &ctx, NULL,
+                          err);
+    if (!st) st = vkt_step_keep(tr->cstep, &ctx, err);
+    if (!st) st = vkt_step_end(tr->cstep, err);
+    if (!st) st = vkt_step_submit(tr->cstep, err);
+    if (!st) {
+        vkt_tensor r = vkt_step_resolve(tr->cstep, &ctx);
+        st = vkt_tensor_download_f32(tr->dev, &r, out, err);
+    }
+    if (tid.buf) vkt_tensor_free(tr->dev, &tid);
+    if (tm.buf) vkt_tensor_free(tr->dev, &tm);
+    free(ids);
+    free(mult);
+    if (st) {
+        free(out);
+        return st;
+    }
+    tr->cond[item] = out;
+    tr->cond_k[item] = (int)k;
+    return VKT_OK;
 }
 
 /* Ids, placements, latents, noise and timesteps for items[0..B) with their prompts (owned by
@@ -348,6 +402,8 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
     for (size_t m = 0; m < B && !st; m++) {
         st = vkt_prompt_tokenize(tr->tok, tr->embs, prompts[m], SIZE_MAX, NULL, &pr[m], err);
         if (!st && pr[m].n_chunks > K) K = pr[m].n_chunks;
+        /* before the padding below: the conditioning of the prompt's own chunks */
+        if (!st && tr->cache_cond) st = encode_cond(tr, items[m], &pr[m], pr[m].n_chunks, err);
     }
     for (size_t m = 0; m < B && !st; m++) st = vkt_prompt_result_pad(&pr[m], K, err);
     if (st) goto done;
@@ -370,6 +426,20 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
         !h->t) {
         st = vkt_fail(err, VKT_ERR_NOMEM, "batch");
         goto done;
+    }
+    if (tr->cache_cond) { /* webui: shorter rows of a batch repeat their last vector */
+        int64_t W = vkt_model_file_config(tr->mf)->clip_width;
+        if (!(h->ctx = vkt_malloc((size_t)((int64_t)B * T * W) * 4))) {
+            st = vkt_fail(err, VKT_ERR_NOMEM, "batch conditioning");
+            goto done;
+        }
+        for (size_t m = 0; m < B; m++) {
+            int64_t rows = (int64_t)tr->cond_k[items[m]] * 77;
+            for (int64_t t = 0; t < T; t++)
+                memcpy(h->ctx + ((int64_t)m * T + t) * W, tr->cond[items[m]] + (t < rows ? t : rows - 1) * W,
+                       (size_t)W * 4);
+        }
+        h->has_ctx = true;
     }
     int found = 0;
     for (size_t m = 0; m < B; m++) {
@@ -467,7 +537,8 @@ static vkt_status prepare_batch(trainer *tr, const vkt_epoch_plan *plan, size_t 
 static void batch_gpu_fini(trainer *tr, batch_gpu *g)
 {
     if (g->noise32.buf == g->noise.buf) g->noise32.buf = NULL; /* f32 models share one tensor */
-    vkt_tensor *ts[] = {&g->ids, &g->src, &g->mult, &g->latent, &g->noise, &g->noise32, &g->ca, &g->cb, &g->t, &g->weight};
+    vkt_tensor *ts[] = {&g->ids, &g->src, &g->mult, &g->latent, &g->noise, &g->noise32, &g->ca, &g->cb, &g->t, &g->weight,
+                        &g->ctx};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
         if (ts[i]->buf) vkt_tensor_free(tr->dev, ts[i]);
     memset(g, 0, sizeof *g);
@@ -480,7 +551,7 @@ static vkt_status ensure_recorded(trainer *tr, vkt_step *s, batch_gpu *g, bool b
 {
     const batch_host *h = &tr->h;
     bool same = g->recorded && g->B == h->B && g->T == h->T && g->lh == h->lh && g->lw == h->lw &&
-                g->has_mult == h->has_mult && g->has_weight == h->has_weight;
+                g->has_mult == h->has_mult && g->has_weight == h->has_weight && g->has_ctx == h->has_ctx;
     /* hypernetwork dropout masks live in the recording: a new one per mini-batch */
     bool redo = backward && tr->hn_dropout;
     if (same && !redo) return VKT_OK;
@@ -489,7 +560,7 @@ static vkt_status ensure_recorded(trainer *tr, vkt_step *s, batch_gpu *g, bool b
     vkt_ti_step_io io = {.ids = &g->ids, .src_idx = tr->emb ? &g->src : NULL, .vectors = tr->emb ? &tr->vec : NULL,
                          .multipliers = g->has_mult ? &g->mult : NULL, .latent = &g->latent, .noise = &g->noise,
                          .noise_f32 = &g->noise32, .coef_a = &g->ca, .coef_b = &g->cb, .timestep = &g->t,
-                         .loss_weight = g->has_weight ? &g->weight : NULL};
+                         .loss_weight = g->has_weight ? &g->weight : NULL, .context = g->has_ctx ? &g->ctx : NULL};
     /* d objective / d loss = 1/G: the webui divides each mini-batch loss by G */
     vkt_ti_step_opts so = {.clip_skip = tr->o->clip_skip, .backward = backward,
                            .dloss = 1.0f / (float)tr->ds->grad_accum, .grad_mode = VKT_GRAD_ACCUMULATE,
@@ -531,6 +602,9 @@ static vkt_status alloc_batch(trainer *tr, batch_gpu *g, vkt_err *err)
     else if ((st = vkt_tensor_alloc(tr->dev, VKT_F32, 4, lat, "noise f32", &g->noise32, err))) return st;
     if (h->has_mult && (st = vkt_tensor_alloc(tr->dev, VKT_F32, 2, bt, "multipliers", &g->mult, err))) return st;
     if (h->has_weight && (st = vkt_tensor_alloc(tr->dev, VKT_F32, 4, lat, "loss weight", &g->weight, err))) return st;
+    const int64_t cs[3] = {B, T, vkt_model_file_config(tr->mf)->clip_width};
+    if (h->has_ctx && (st = vkt_tensor_alloc(tr->dev, dt, 3, cs, "conditioning", &g->ctx, err))) return st;
+    g->has_ctx = h->has_ctx;
     g->B = B;
     g->T = T;
     g->lh = h->lh;
@@ -555,6 +629,7 @@ static vkt_status run_batch(trainer *tr, vkt_step *s, batch_gpu *g, bool backwar
     if (g->noise32.buf != g->noise.buf && (st = vkt_tensor_upload_f32(d, &g->noise32, h->noise, err))) return st;
     if (g->has_mult && (st = vkt_tensor_upload_f32(d, &g->mult, h->mult, err))) return st;
     if (g->has_weight && (st = vkt_tensor_upload_f32(d, &g->weight, h->weight, err))) return st;
+    if (g->has_ctx && (st = vkt_tensor_upload_f32(d, &g->ctx, h->ctx, err))) return st;
     if ((st = vkt_step_submit(s, err))) return st;
     vkt_tensor lt = vkt_step_resolve(s, &g->res.loss);
     float l;
@@ -829,6 +904,13 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     dopts.repeats = o->repeats;
     dopts.seed = o->seed;
     if ((st = vkt_dataset_open(o->data_dir, &dopts, &tr->ds, err))) return st;
+    const char *nc = getenv("VKTRAIN_NO_COND_CACHE"); /* the uncached path, for comparison */
+    tr->cache_cond = tr->hn && !o->shuffle_tags && !(o->tag_dropout > 0) && !(nc && *nc && strcmp(nc, "0"));
+    if (tr->cache_cond) {
+        tr->cond = vkt_calloc(tr->ds->n, sizeof *tr->cond);
+        tr->cond_k = vkt_calloc(tr->ds->n, sizeof *tr->cond_k);
+        if (!tr->cond || !tr->cond_k) return vkt_fail(err, VKT_ERR_NOMEM, "conditioning cache");
+    }
     if ((st = vkt_prompt_embs_create(&tr->embs, err))) return st;
     if (tr->emb && (st = vkt_prompt_embs_add(tr->embs, tr->tok, tr->name, tr->emb->n_vectors, NULL, err))) return st;
     vkt_schedule_init(&tr->sched, 0.00085, 0.012);
@@ -893,6 +975,9 @@ static void teardown(trainer *tr)
         if (tr->weights) free(tr->weights[i]);
     }
     free(tr->lat_a); free(tr->lat_b); free(tr->weights); free(tr->lh); free(tr->lw);
+    for (size_t i = 0; tr->cond && i < tr->ds->n; i++) free(tr->cond[i]);
+    free(tr->cond); free(tr->cond_k);
+    vkt_step_destroy(tr->cstep);
     vkt_train_log_destroy(tr->log);
     vkt_tfevents_destroy(tr->tb);
     free(tr->tb_losses);

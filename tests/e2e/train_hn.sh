@@ -93,6 +93,12 @@ mkdir -p "$D/a" "$D/b" && cp "$D/hn/hd.pt" "$D/a/" && cp "$D/hn/hd.pt" "$D/b/"
 "$V" hypernetwork train "${common[@]}" --hypernetwork "$D/r3/hd.pt" --out "$D/r3b" --steps 6 --lr 0.002 \
     --save-every 0 --preview-every 0 --save-optimizer --log-dir "$D/l4" >/dev/null 2>"$D/e4"; check "resume to 6" $?
 grep -q "fresh optimizer" "$D/e4"; check "resume used the saved optimizer" $(is $? 1)
+# the conditioning is encoded once per image (webui); encoding it every mini-batch gives the same bits
+mkdir -p "$D/c" && cp "$D/hn/hd.pt" "$D/c/"
+VKTRAIN_NO_COND_CACHE=1 "$V" hypernetwork train "${common[@]}" --hypernetwork "$D/c/hd.pt" --out "$D/r6u" --steps 6 \
+    --lr 0.002 --save-every 0 --preview-every 0 --save-optimizer --log-dir "$D/l2u" >/dev/null 2>&1
+check "6-step run, conditioning re-encoded every mini-batch" $?
+cmp -s "$D/r6/hd.pt" "$D/r6u/hd.pt"; check "...equals the cached-conditioning run byte for byte" $?
 if command -v python3 >/dev/null; then
     storages "$D/r6/hd.pt" "$D/r3b/hd.pt" 24 24  # 2 sizes x (k, v) x 3 Linear x (w, b)
     check "resumed run equals the uninterrupted run" $?
