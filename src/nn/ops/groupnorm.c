@@ -106,6 +106,14 @@ vkt_status vkt_op_groupnorm_silu_fwd(vkt_step *s, const vkt_tensor *x, const vkt
 
 /* silu: the fused backward, which also binds beta (after gamma) in both dispatches, and gamma in
  * the affine one (see shaders/groupnorm.comp). */
+/* Bindings 0..5 of both fused backward passes: x, gamma, beta, mean, rstd, dy. */
+static void silu_bwd_inputs(vkt_bind *b, const vkt_tensor *x, const vkt_tensor *gamma, const vkt_tensor *beta,
+                            const vkt_tensor *mean, const vkt_tensor *rstd, const vkt_tensor *dy)
+{
+    const vkt_tensor *in[6] = {x, gamma, beta, mean, rstd, dy};
+    for (int i = 0; i < 6; i++) b[i] = vkt_tensor_bind_r(in[i]);
+}
+
 static vkt_status bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
                       const vkt_tensor *beta, const vkt_tensor *mean, const vkt_tensor *rstd,
                       const vkt_tensor *dy, vkt_tensor *dx, vkt_grad_mode dx_mode,
@@ -132,12 +140,7 @@ static vkt_status bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
         pc.accumulate = dx_mode == VKT_GRAD_ACCUMULATE;
         vkt_bind b[7];
         if (silu) {
-            b[0] = vkt_tensor_bind_r(x);
-            b[1] = vkt_tensor_bind_r(gb);
-            b[2] = vkt_tensor_bind_r(bb);
-            b[3] = vkt_tensor_bind_r(mean);
-            b[4] = vkt_tensor_bind_r(rstd);
-            b[5] = vkt_tensor_bind_r(dy);
+            silu_bwd_inputs(b, x, gb, bb, mean, rstd, dy);
             b[6] = vkt_tensor_bind_w(dx);
         } else {
             norm_bind_bwd_dx(b, x, gamma, mean, rstd, dy, dx);
@@ -153,12 +156,7 @@ static vkt_status bwd(vkt_step *s, const vkt_tensor *x, const vkt_tensor *gamma,
         pc.accumulate = param_mode == VKT_GRAD_ACCUMULATE;
         vkt_bind b[8];
         if (silu) {
-            b[0] = vkt_tensor_bind_r(x);
-            b[1] = vkt_tensor_bind_r(gb);
-            b[2] = vkt_tensor_bind_r(bb);
-            b[3] = vkt_tensor_bind_r(mean);
-            b[4] = vkt_tensor_bind_r(rstd);
-            b[5] = vkt_tensor_bind_r(dy);
+            silu_bwd_inputs(b, x, gb, bb, mean, rstd, dy);
             b[6] = vkt_tensor_bind_w(dgamma ? dgamma : dbeta);
             b[7] = vkt_tensor_bind_w(dbeta ? dbeta : dgamma);
         } else {
