@@ -502,18 +502,77 @@ class Timer:
         return out
 
 
+class TiTrainee:
+    """What the textual-inversion step trains: N learned vectors, substituted into the prompt,
+    through a differentiated text encoder; AdamW lr 5e-3, no weight decay."""
+    phases = PHASES
+
+    def __init__(self, args, model, device, log):
+        self.vectors = args.vectors
+        gen = np.random.default_rng([args.seed, 0xBEC])
+        self.learned = torch.tensor(gen.standard_normal((self.vectors, model["clip"].width)) * 0.015,
+                                    dtype=torch.float32, device=device, requires_grad=True)
+        self.opt = torch.optim.AdamW([self.learned], lr=5e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+
+    def encode(self, clip_f, ids, src, clip_skip):
+        return clip_f(ids, src, self.learned, clip_skip)
+
+    def after_steps(self, log):
+        pass
+
+    def finish(self):
+        """Returns the JSON fields of this step beyond the common ones."""
+        return {}
+
+
+class HnTrainee:
+    """What the hypernetwork step trains: the file's modules on every attention's k/v input (see
+    the module docstring; loaded afresh per mode), the text encoder under no_grad (a prompt
+    without learned vectors, no text backward); AdamW lr 1e-5, weight decay 0.01."""
+    phases = HN_PHASES
+
+    def __init__(self, args, model, device, log):
+        self.vectors = 0
+        self.file = args.hypernetwork
+        self.unet = model["unet"]
+        torch.manual_seed(args.seed)  # the dropout masks, where the file has dropout
+        self.layers, about = load_hypernetwork(self.file, device)
+        used = attach_hypernetwork(self.unet, self.layers)
+        params = [p for pair in self.layers.values() for p in pair.parameters()]  # Hypernetwork.weights(): k then v
+        self.n_params = sum(p.numel() for p in params)
+        log(f"hypernetwork {self.file}: {about}, {self.n_params} parameters; sizes used by the UNet {used}")
+        self.opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+
+    def encode(self, clip_f, ids, src, clip_skip):
+        with torch.no_grad():
+            return clip_f(ids, None, None, clip_skip)
+
+    def after_steps(self, log):
+        """Logs the gradients of the last timed step, per size: the sizes no attention uses have none."""
+        grads = []
+        for size, pair in self.layers.items():
+            g = [p.grad for p in pair.parameters()]
+            grads.append(f"{size}: " + ("none" if all(x is None for x in g) else
+                                        f"max|g| {max(float(x.abs().max()) for x in g if x is not None):.3e}"))
+        log("hypernetwork gradients (last step): " + ", ".join(grads))
+
+    def finish(self):
+        """Detaches the modules from the UNet (so that `weights_bytes` is the model's only) and
+        returns the JSON fields of this step beyond the common ones."""
+        attach_hypernetwork(self.unet, None)
+        return {"hypernetwork": self.file, "hypernetwork_params": self.n_params}
+
+
 def run_mode(args, mode, model, device, dtype, log):
-    if args.hypernetwork:
-        return run_mode_hn(args, mode, model, device, dtype, log)
+    """Times one mode of the step: the textual-inversion step, or with --hypernetwork the
+    hypernetwork step; they differ only in what they train (the trainee)."""
     clip, unet = model["clip"], model["unet"]
     cuda = device.type == "cuda"
-    B, N = args.batch, args.vectors
+    B = args.batch
     h, w = args.height // 8, args.width // 8
     sa, sb = schedule_sqrt_abar()
-    gen = np.random.default_rng([args.seed, 0xBEC])
-    vectors = torch.tensor(gen.standard_normal((N, clip.width)) * 0.015, dtype=torch.float32, device=device,
-                           requires_grad=True)
-    opt = torch.optim.AdamW([vectors], lr=5e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    job = (HnTrainee if args.hypernetwork else TiTrainee)(args, model, device, log)
+    N = job.vectors
     autocast = dtype == torch.float16
     clip_f, unet_f = clip, unet
     if mode == "compile":
@@ -524,7 +583,7 @@ def run_mode(args, mode, model, device, dtype, log):
         if timer:
             timer.mark("start")
         ids = torch.from_numpy(inp.ids).to(device, non_blocking=True)
-        src = torch.from_numpy(inp.src).to(device, non_blocking=True)
+        src = torch.from_numpy(inp.src).to(device, non_blocking=True) if N else None
         x0 = torch.from_numpy(inp.latent).to(device, non_blocking=True)
         eps = torch.from_numpy(inp.noise).to(device, non_blocking=True)
         t = torch.from_numpy(inp.t).to(device, non_blocking=True)
@@ -533,10 +592,12 @@ def run_mode(args, mode, model, device, dtype, log):
         if timer:
             timer.mark("inputs")
         with torch.autocast(device.type, dtype=torch.float16) if autocast else contextlib.nullcontext():
-            context = clip_f(ids, src, vectors, args.clip_skip)
+            context = job.encode(clip_f, ids, src, args.clip_skip)
+            text_bwd = context.requires_grad  # whether the backward goes on through the text encoder
             if timer:
                 timer.mark("text_fwd")
-                context.register_hook(lambda g: timer.mark("unet_bwd"))
+                if text_bwd:  # d context ends the UNet backward
+                    context.register_hook(lambda g: timer.mark("unet_bwd"))
             x_t = ca * x0 + cb * eps
             pred = unet_f(x_t.to(dtype), t, context)
             if timer:
@@ -544,11 +605,11 @@ def run_mode(args, mode, model, device, dtype, log):
         loss = F.mse_loss(pred.float(), eps.float())
         if timer:
             timer.mark("loss")
-        opt.zero_grad(set_to_none=True)
+        job.opt.zero_grad(set_to_none=True)
         loss.backward()
         if timer:
-            timer.mark("text_bwd")
-        opt.step()
+            timer.mark("text_bwd" if text_bwd else "unet_bwd")
+        job.opt.step()
         if timer:
             timer.mark("optimizer")
         return loss.item()  # the host reads the loss every step, as vktrain does
@@ -570,15 +631,18 @@ def run_mode(args, mode, model, device, dtype, log):
             log(f"{mode} step {k}: {(t1 - t0) * 1e3:.1f} ms, loss {loss:.6g}")
     peak = torch.cuda.max_memory_allocated() if cuda else None
     reserved = torch.cuda.max_memory_reserved() if cuda else None
+    job.after_steps(log)
     phases = None
     if mode == "eager" and args.profile_steps > 0:
         for p in range(args.profile_steps):
-            timer = Timer(cuda)
+            timer = Timer(cuda, job.phases)
             step(Inputs(args.seed, total + p, B, N, h, w, sa, sb), timer)
             if cuda:
                 torch.cuda.synchronize()
             phase_runs.append(timer.phases())
-        phases = {k: statistics.median(r[k] for r in phase_runs) for k in PHASES}
+        # phases the step lacks (text_bwd without a text backward) are 0, as vktrain writes them
+        phases = {k: statistics.median(r[k] for r in phase_runs) if k in job.phases else 0.0 for k in PHASES}
+    extras = job.finish()
     weights = sum(p.numel() * p.element_size() for m in (clip, unet) for p in m.parameters())
     if cuda:
         dev_name = torch.cuda.get_device_name(device)
@@ -607,125 +671,7 @@ def run_mode(args, mode, model, device, dtype, log):
                        "clip_width": clip.width, "clip_layers": clip.layers},
         "commands": None,
         "sdpa": HAS_SDPA and not args.no_sdpa,
-    }
-
-
-def run_mode_hn(args, mode, model, device, dtype, log):
-    """The hypernetwork step (see the module docstring); the file is loaded afresh per mode."""
-    clip, unet = model["clip"], model["unet"]
-    cuda = device.type == "cuda"
-    B = args.batch
-    h, w = args.height // 8, args.width // 8
-    sa, sb = schedule_sqrt_abar()
-    torch.manual_seed(args.seed)  # the dropout masks, where the file has dropout
-    layers, about = load_hypernetwork(args.hypernetwork, device)
-    used = attach_hypernetwork(unet, layers)
-    params = [p for pair in layers.values() for p in pair.parameters()]  # Hypernetwork.weights(): k then v
-    n_params = sum(p.numel() for p in params)
-    log(f"hypernetwork {args.hypernetwork}: {about}, {n_params} parameters; sizes used by the UNet {used}")
-    opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
-    autocast = dtype == torch.float16
-    clip_f, unet_f = clip, unet
-    if mode == "compile":
-        clip_f, unet_f = torch.compile(clip), torch.compile(unet)
-    ms, losses, phase_runs = [], [], []
-
-    def step(inp, timer):
-        if timer:
-            timer.mark("start")
-        ids = torch.from_numpy(inp.ids).to(device, non_blocking=True)
-        x0 = torch.from_numpy(inp.latent).to(device, non_blocking=True)
-        eps = torch.from_numpy(inp.noise).to(device, non_blocking=True)
-        t = torch.from_numpy(inp.t).to(device, non_blocking=True)
-        ca = torch.from_numpy(inp.a).to(device, non_blocking=True)[:, None, None, None]
-        cb = torch.from_numpy(inp.b).to(device, non_blocking=True)[:, None, None, None]
-        if timer:
-            timer.mark("inputs")
-        with torch.autocast(device.type, dtype=torch.float16) if autocast else contextlib.nullcontext():
-            with torch.no_grad():
-                context = clip_f(ids, None, None, args.clip_skip)
-            if timer:
-                timer.mark("text_fwd")
-            x_t = ca * x0 + cb * eps
-            pred = unet_f(x_t.to(dtype), t, context)
-            if timer:
-                timer.mark("unet_fwd")
-        loss = F.mse_loss(pred.float(), eps.float())
-        if timer:
-            timer.mark("loss")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if timer:
-            timer.mark("unet_bwd")
-        opt.step()
-        if timer:
-            timer.mark("optimizer")
-        return loss.item()
-
-    total = args.warmup + args.steps
-    for k in range(total):
-        if k == args.warmup and cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        inp = Inputs(args.seed, k, B, 0, h, w, sa, sb)  # a prompt without learned vectors
-        t0 = time.perf_counter()
-        loss = step(inp, None)
-        t1 = time.perf_counter()
-        if k == 0 or k == total - 1:
-            losses.append(loss)
-        if k >= args.warmup:
-            ms.append((t1 - t0) * 1e3)
-        if t1 - t0 > 2.0:
-            log(f"{mode} step {k}: {(t1 - t0) * 1e3:.1f} ms, loss {loss:.6g}")
-    peak = torch.cuda.max_memory_allocated() if cuda else None
-    reserved = torch.cuda.max_memory_reserved() if cuda else None
-    # the gradients of the last timed step, per size: the sizes no attention uses have none
-    grads = []
-    for size, pair in layers.items():
-        g = [p.grad for p in pair.parameters()]
-        grads.append(f"{size}: " + ("none" if all(x is None for x in g) else
-                                    f"max|g| {max(float(x.abs().max()) for x in g if x is not None):.3e}"))
-    log("hypernetwork gradients (last step): " + ", ".join(grads))
-    phases = None
-    if mode == "eager" and args.profile_steps > 0:
-        for p in range(args.profile_steps):
-            timer = Timer(cuda, HN_PHASES)
-            step(Inputs(args.seed, total + p, B, 0, h, w, sa, sb), timer)
-            if cuda:
-                torch.cuda.synchronize()
-            phase_runs.append(timer.phases())
-        phases = {k: statistics.median(r[k] for r in phase_runs) if k in HN_PHASES else 0.0 for k in PHASES}
-    attach_hypernetwork(unet, None)
-    weights = sum(p.numel() * p.element_size() for m in (clip, unet) for p in m.parameters())  # the model's
-    if cuda:
-        dev_name = torch.cuda.get_device_name(device)
-        driver = f"torch {torch.__version__}, CUDA {torch.version.cuda}"
-    else:
-        dev_name = "cpu"
-        driver = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-    return {
-        "bench": "step",
-        "impl": f"torch-{mode}",
-        "device": dev_name,
-        "driver": driver,
-        "model": args.model,
-        "precision": "fp16" if dtype == torch.float16 else "fp32",
-        "batch": B, "width": args.width, "height": args.height, "vectors": 0,
-        "steps": args.steps, "warmup": args.warmup, "plan_only": False,
-        "ms_per_step": {"median": statistics.median(ms), "min": min(ms), "max": max(ms),
-                        "mean": statistics.fmean(ms) if hasattr(statistics, "fmean") else sum(ms) / len(ms)},
-        "gpu_ms_per_step": sum(phases.values()) if phases else None,
-        "phases_ms": phases,
-        "memory": {"peak_bytes": peak, "reserved_bytes": reserved, "weights_bytes": weights,
-                   "plan_activation_bytes": None, "plan_naive_bytes": None, "other_bytes": None,
-                   "planned_total_bytes": None},
-        "loss": {"first": losses[0], "last": losses[-1]},
-        "model_dims": {"unet_channels": unet.mc, "unet_levels": unet.n_levels, "context_dim": unet.ctx,
-                       "clip_width": clip.width, "clip_layers": clip.layers},
-        "commands": None,
-        "sdpa": HAS_SDPA and not args.no_sdpa,
-        "hypernetwork": args.hypernetwork,
-        "hypernetwork_params": n_params,
+        **extras,
     }
 
 
@@ -748,6 +694,16 @@ def load_model(path, device, dtype, use_sdpa):
     return {"clip": clip, "unet": unet, "meta": meta}
 
 
+def selfcheck_loss(unet, inp, ctx):
+    """The float64 ε-MSE loss of one selfcheck step from its host draws and the context."""
+    x0, eps = torch.from_numpy(inp.latent).double(), torch.from_numpy(inp.noise).double()
+    t = torch.from_numpy(inp.t)
+    # the float32 tables, as vktrain and sd_ref.add_noise use them
+    x_t = (torch.from_numpy(inp.a).double()[:, None, None, None] * x0 +
+           torch.from_numpy(inp.b).double()[:, None, None, None] * eps)
+    return F.mse_loss(unet(x_t, t, ctx), eps)
+
+
 def selfcheck(args):
     """One fixed step in float64 against sd_ref.py: loss and d loss / d vectors."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -763,12 +719,7 @@ def selfcheck(args):
                        dtype=torch.float64, requires_grad=True)
     ids, src = torch.from_numpy(inp.ids), torch.from_numpy(inp.src)
     ctx = model["clip"](ids, src, vec, args.clip_skip)
-    x0, eps = torch.from_numpy(inp.latent).double(), torch.from_numpy(inp.noise).double()
-    t = torch.from_numpy(inp.t)
-    # the float32 tables, as vktrain and sd_ref.add_noise use them
-    x_t = (torch.from_numpy(inp.a).double()[:, None, None, None] * x0 +
-           torch.from_numpy(inp.b).double()[:, None, None, None] * eps)
-    loss = F.mse_loss(model["unet"](x_t, t, ctx), eps)
+    loss = selfcheck_loss(model["unet"], inp, ctx)
     (g,) = torch.autograd.grad(loss, [vec])
     # sd_ref: learned_at is the first position of the vectors per sample
     at = np.array([[int(np.flatnonzero(inp.src[b] == 0)[0])] for b in range(args.batch)])
@@ -804,11 +755,7 @@ def selfcheck_hn(args):
     ids = torch.from_numpy(inp.ids)
     with torch.no_grad():
         ctx = model["clip"](ids, None, None, args.clip_skip)
-    x0, eps = torch.from_numpy(inp.latent).double(), torch.from_numpy(inp.noise).double()
-    t = torch.from_numpy(inp.t)
-    x_t = (torch.from_numpy(inp.a).double()[:, None, None, None] * x0 +
-           torch.from_numpy(inp.b).double()[:, None, None, None] * eps)
-    loss = F.mse_loss(model["unet"](x_t, t, ctx), eps)
+    loss = selfcheck_loss(model["unet"], inp, ctx)
     names, params, shift_only = [], [], set()
     for size, pair in layers.items():
         for j, m in enumerate(pair):
