@@ -7,16 +7,16 @@
 static const vkt_cli_cmd commands[] = {
     {"devices", vkt_cmd_devices, "list Vulkan devices and the features vktrain uses"},
     {"selftest", vkt_cmd_selftest, "check every op and variant on a device against the CPU reference"},
-    {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput at SD1.5 shapes)"},
+    {"bench", vkt_cmd_bench, "benchmarks: `bench ops` (op throughput), `bench step` (a training step)"},
     {"eval", vkt_cmd_eval, "run a regression case (eval-case.md) and write its outputs"},
     {"sample", vkt_cmd_sample, "txt2img: Euler a, Euler or DDIM to PNGs with the webui's infotext"},
     {"compare", vkt_cmd_compare, "compare two eval outputs tensor by tensor (eval-case.md tolerances)"},
     {"make-tiny-model", vkt_cmd_make_tiny_model, "write the deterministic random SD1 test model"},
     {"info", vkt_cmd_info, "what a model, embedding, hypernetwork or .optim file is (dims, params, hashes)"},
     {"embedding", vkt_cmd_embedding, "textual-inversion embeddings: `embedding create`, `embedding train`"},
-    {"hypernetwork", vkt_cmd_hypernetwork, "webui hypernetworks: `hypernetwork create` (a new webui .pt)"},
+    {"hypernetwork", vkt_cmd_hypernetwork, "webui hypernetworks: `hypernetwork create`, `hypernetwork train`"},
     {"tokenize", vkt_cmd_tokenize, "show a prompt's CLIP tokens, 77-token chunks, weights and embeddings"},
-    {"demo", vkt_cmd_demo, "run the main job on the built-in tiny model (for now: selftest)"},
+    {"demo", vkt_cmd_demo, "train an embedding on the built-in tiny model and synthetic images"},
     {0, 0, 0},
 };
 
@@ -30,7 +30,10 @@ static void usage(FILE *f)
                "  VKTRAIN_DEVICE=N|name      device to use (default: first discrete GPU, else integrated, else CPU)\n"
                "  VKTRAIN_VALIDATION=1       enable the Khronos validation layer\n"
                "  VKTRAIN_DISABLE_<FEATURE>  turn off a fast path: FP16, SUBGROUP, COOPMAT\n"
-               "\nexample:\n  vktrain selftest --json\n\n"
+               "  VKTRAIN_HEAP_LIMIT_MIB=N   act as a device with at most N MiB per memory heap\n"
+               "  VKTRAIN_LOG=debug          also log what each training mini-batch uses\n"
+               "\nexamples:\n  vktrain demo\n  vktrain selftest --json\n"
+               "  vktrain embedding train --model v1-5.safetensors --embedding cat --data cats/\n\n"
                "`vktrain <command> --help` describes each command.\n");
 }
 
