@@ -56,11 +56,15 @@ class WebuiRestrictedUnpickler(pickle.Unpickler):
 
 
 def webui_check(path):
+    """modules/safe.py check_pt(): raises when the webui would refuse the file.
+
+    The one definition of the check: check_hn_load.py and webui_embedding.py (hence
+    check_embedding_files.py, check_trained_embedding.py) import it from here."""
     with zipfile.ZipFile(path) as z:
         for info in z.infolist():
             if not NAMES_RE.match(info.filename):
                 raise Exception(f"bad file inside {path}: {info.filename}")
-            z.read(info.filename)  # zipfile verifies the CRC-32
+            z.read(info.filename)  # zipfile verifies each CRC-32
         pkls = [n for n in z.namelist() if DATA_PKL_RE.match(n)]
         if len(pkls) != 1:
             raise Exception(f"{len(pkls)} data.pkl in {path}")

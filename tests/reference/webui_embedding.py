@@ -1,17 +1,14 @@
 """The webui's embedding file handling, re-implemented for tests from ../shared/spec/file-formats.md
-sections 3.3, 4 and 5 (and the webui seeds in ../shared/seeds/000_*): the safe-unpickler check,
-create_embedding_from_data(), the checksum, the PNG text chunk and the pixel-encoded blocks
-(modules/textual_inversion/image_embedding.py), and a minimal safetensors reader/writer (the
-system python has no safetensors package). Imported by make_embedding_fixtures.py and
-check_embedding_files.py; needs torch, numpy and Pillow.
+sections 3.3, 4 and 5 (and the webui seeds in ../shared/seeds/000_*): the safe-unpickler check
+(defined once in check_pt_load.py, re-exported here), create_embedding_from_data(), the checksum,
+the PNG text chunk and the pixel-encoded blocks (modules/textual_inversion/image_embedding.py), and
+a minimal safetensors reader/writer (the system python has no safetensors package). Imported by
+make_embedding_fixtures.py, check_embedding_files.py and check_trained_embedding.py; needs torch,
+numpy and Pillow.
 """
 import base64
-import collections
 import json
-import pickle
-import re
 import struct
-import zipfile
 import zlib
 
 import numpy as np
@@ -19,47 +16,11 @@ import torch
 from PIL import Image, ImageDraw
 
 # ---- modules/safe.py (file-formats.md 3.3) ----------------------------------------------------
+# Defined once, in check_pt_load.py (which needs only torch); re-exported here under the names this
+# module has always had (webui_check, RestrictedUnpickler, NAMES_RE, DATA_PKL_RE).
 
-NAMES_RE = re.compile(r"^[^/]+/(data/\d+|version|data\.pkl)$")
-DATA_PKL_RE = re.compile(r"^[^/]+/data\.pkl$")
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    def persistent_load(self, saved_id):
-        assert saved_id[0] == "storage"
-        try:
-            return torch.storage.TypedStorage(_internal=True)
-        except TypeError:
-            return torch.storage.TypedStorage()
-
-    def find_class(self, module, name):
-        if module == "collections" and name == "OrderedDict":
-            return collections.OrderedDict
-        if module == "torch._utils" and name in ["_rebuild_tensor_v2", "_rebuild_parameter",
-                                                 "_rebuild_device_tensor_from_numpy"]:
-            return getattr(torch._utils, name)
-        if module == "torch" and name in ["FloatStorage", "HalfStorage", "IntStorage", "LongStorage",
-                                          "DoubleStorage", "ByteStorage", "float32", "BFloat16Storage"]:
-            return getattr(torch, name)
-        if module == "torch.nn.modules.container" and name in ["ParameterDict"]:
-            return torch.nn.modules.container.ParameterDict
-        if module == "__builtin__" and name == "set":
-            return set
-        raise Exception(f"global '{module}/{name}' is forbidden")
-
-
-def webui_check(path):
-    """modules/safe.py check_pt(): raises when the webui would refuse the file."""
-    with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
-            if not NAMES_RE.match(info.filename):
-                raise Exception(f"bad file inside {path}: {info.filename}")
-            z.read(info.filename)  # zipfile verifies each CRC-32
-        pkls = [n for n in z.namelist() if DATA_PKL_RE.match(n)]
-        if len(pkls) != 1:
-            raise Exception(f"{len(pkls)} data.pkl in {path}")
-        with z.open(pkls[0]) as f:
-            RestrictedUnpickler(f).load()
+from check_pt_load import DATA_PKL_RE, NAMES_RE, webui_check  # noqa: F401
+from check_pt_load import WebuiRestrictedUnpickler as RestrictedUnpickler  # noqa: F401
 
 
 # ---- textual_inversion.py ---------------------------------------------------------------------
