@@ -1,6 +1,6 @@
 # models/hypernetwork: webui hypernetwork files, the module MLP on the GPU (vs torch goldens and a
 # double reference), the UNet hook (vs the SpatialTransformer goldens) and AdamW training.
-add_executable(test_hypernetwork ${CMAKE_CURRENT_LIST_DIR}/test_hypernetwork.c)
+add_executable(test_hypernetwork ${CMAKE_CURRENT_LIST_DIR}/test_hypernetwork.c ${CMAKE_CURRENT_LIST_DIR}/tiny_fixture.c)
 target_link_libraries(test_hypernetwork PRIVATE vkt_train vkt_models vkt_testkit)
 vkt_add_test(NAME unit.hn.files LABEL unit COMMAND test_hypernetwork files)
 vkt_add_test(NAME unit.hn.module LABEL unit COMMAND test_hypernetwork module)

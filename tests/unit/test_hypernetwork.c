@@ -28,6 +28,7 @@
 #include "nn/ref/rng_ref.h"
 #include "train/ti_step.h"
 #include "testkit.h"
+#include "tiny_fixture.h"
 
 #define TOL_FWD_F32 1e-4
 #define TOL_GRAD_F32 1e-3
@@ -37,96 +38,7 @@
 /* ------------------------------------------------------------------------------------------ */
 /* shared helpers */
 
-typedef struct env {
-    vkt_device *dev;
-    vkt_step *step;
-    uint8_t *model_bytes;
-    vkt_safetensors *model;
-    vkt_weight_source src;
-} env;
-
-/* The UNet part of the deterministic tiny model (docs/tiny-model.md), in memory. */
-static vkt_status env_init(env *e, bool model, vkt_err *err)
-{
-    memset(e, 0, sizeof *e);
-    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
-    if (!st) st = vkt_step_create(e->dev, &e->step, err);
-    if (st || !model) return st;
-    vkt_gen_tensor *ts = NULL;
-    uint32_t n = 0;
-    vkt_safetensors_writer *w = NULL;
-    float **vals = NULL;
-    size_t size = 0;
-    const char *pre = "model.diffusion_model.";
-    st = vkt_gen_keys(&VKT_GEN_TINY, &ts, &n, err);
-    if (!st) st = vkt_safetensors_writer_create(&w, err);
-    if (!st && !(vals = vkt_calloc(n, sizeof *vals))) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
-    for (uint32_t i = 0; i < n && !st; i++) {
-        if (strncmp(ts[i].key, pre, strlen(pre)) != 0) continue;
-        if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
-            st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
-            break;
-        }
-        vkt_gen_values(0, &ts[i], vals[i]);
-        st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_F32, ts[i].ndim, ts[i].shape, vals[i],
-                                        err);
-    }
-    char heads[16];
-    snprintf(heads, sizeof heads, "%d", VKT_GEN_TINY.unet_heads);
-    if (!st) st = vkt_safetensors_writer_meta(w, "vktrain.unet_heads", heads, err);
-    if (!st) st = vkt_safetensors_writer_to_memory(w, &e->model_bytes, &size, err);
-    if (!st) st = vkt_safetensors_open_memory(e->model_bytes, size, "tiny model", &e->model, err);
-    if (!st) e->src = vkt_weight_source_safetensors(e->model, pre, "tiny model");
-    vkt_safetensors_writer_destroy(w);
-    for (uint32_t i = 0; vals && i < n; i++)
-        free(vals[i]);
-    free(vals);
-    free(ts);
-    return st;
-}
-
-static void env_fini(env *e)
-{
-    if (e->dev)
-        TK_CHECK(vkt_device_validation_count(e->dev) == 0, "%u validation messages",
-                 vkt_device_validation_count(e->dev));
-    vkt_safetensors_close(e->model);
-    free(e->model_bytes);
-    vkt_step_destroy(e->step);
-    vkt_device_destroy(e->dev);
-}
-
-/* Tensor `name` of st as floats (malloc'd); NULL when missing. */
-static float *st_f32(vkt_safetensors *st, const char *name, size_t *n)
-{
-    const vkt_tensor_data *t = vkt_safetensors_find(st, name);
-    if (!t) return NULL;
-    size_t k = vkt_tensor_data_numel(t);
-    float *v = vkt_malloc((k ? k : 1) * sizeof *v);
-    vkt_err err = {0};
-    if (!v || vkt_tensor_data_to_f32(t, v, &err)) {
-        free(v);
-        return NULL;
-    }
-    if (n) *n = k;
-    return v;
-}
-
-static vkt_status upload_st(vkt_device *dev, vkt_safetensors *st, const char *name, vkt_dtype dt,
-                            vkt_tensor *out, vkt_err *err)
-{
-    const vkt_tensor_data *t = vkt_safetensors_find(st, name);
-    if (!t) return vkt_fail(err, VKT_ERR_FORMAT, "golden tensor %s missing", name);
-    int64_t shape[VKT_MAX_DIMS];
-    for (int i = 0; i < t->ndim; i++)
-        shape[i] = t->shape[i];
-    float *v = st_f32(st, name, NULL);
-    if (!v) return vkt_fail(err, VKT_ERR_NOMEM, "%s", name);
-    vkt_status s = vkt_tensor_alloc(dev, dt, t->ndim, shape, name, out, err);
-    if (!s) s = vkt_tensor_upload_f32(dev, out, v, err);
-    free(v);
-    return s;
-}
+typedef tk_tiny env;
 
 /* max |got - ref| / scale with scale = max |ref| (or the given one when > 0). */
 static double rel_err(const float *got, const double *ref, size_t n, double scale)
@@ -787,7 +699,7 @@ static void module_torch_cases(env *e)
             char k[96];
             snprintf(k, sizeof k, "c%d.%s", c, mod->params[i].key);
             size_t n = 0;
-            float *v = st_f32(g, k, &n);
+            float *v = tk_st_f32(g, k, &n, NULL);
             ok = v && n == pnumel(&mod->params[i]);
             if (ok) memcpy(mod->params[i].host, v, n * sizeof *v);
             free(v);
@@ -797,7 +709,7 @@ static void module_torch_cases(env *e)
         snprintf(kx, sizeof kx, "c%d.x", c);
         snprintf(kdy, sizeof kdy, "c%d.dy", c);
         size_t n = 0;
-        float *x = st_f32(g, kx, &n), *dy = st_f32(g, kdy, NULL), *y = NULL, *dx = NULL;
+        float *x = tk_st_f32(g, kx, &n, NULL), *dy = tk_st_f32(g, kdy, NULL, NULL), *y = NULL, *dx = NULL;
         if (ok && x && dy && vkt_hn_upload(hn, e->dev, true, &err) == VKT_OK &&
             gpu_module(e, hn, 0, x, dy, 2, 5, (float)mult, false, 0, 0, VKT_GRAD_OVERWRITE, NULL,
                        &y, &dx, &err) == VKT_OK &&
@@ -807,11 +719,11 @@ static void module_torch_cases(env *e)
              * 2e-5 (forward) and 1e-4 (gradients) leave a margin while catching any real slip */
             const double tol_f = 2e-5, tol_g = 1e-4;
             snprintf(k, sizeof k, "c%d.y", c);
-            float *ry = st_f32(g, k, NULL);
+            float *ry = tk_st_f32(g, k, NULL, NULL);
             double *dry = ry ? to_double(ry, n) : NULL;
             double ey = dry ? rel_err(y, dry, n, 0) : 1;
             snprintf(k, sizeof k, "c%d.dx", c);
-            float *rdx = st_f32(g, k, NULL);
+            float *rdx = tk_st_f32(g, k, NULL, NULL);
             double *drdx = rdx ? to_double(rdx, n) : NULL;
             double edx = drdx ? rel_err(dx, drdx, n, 0) : 1;
             double eg = 0;
@@ -819,7 +731,7 @@ static void module_torch_cases(env *e)
             for (int i = 0; i < mod->n_params; i++) {
                 snprintf(k, sizeof k, "c%d.grad.%s", c, mod->params[i].key);
                 size_t pn = 0;
-                float *rg = st_f32(g, k, &pn), *gg = NULL;
+                float *rg = tk_st_f32(g, k, &pn, NULL), *gg = NULL;
                 gg = vkt_malloc(pn * sizeof *gg);
                 double *drg = rg ? to_double(rg, pn) : NULL;
                 if (rg && gg && !vkt_tensor_download_f32(e->dev, &mod->params[i].grad, gg, &err)) {
@@ -1005,14 +917,14 @@ static void test_module(void)
 {
     env e;
     vkt_err err = {0};
-    if (env_init(&e, false, &err)) {
+    if (tk_tiny_init(&e, false, NULL, &err)) {
         TK_CHECK(0, "env: %s", err.msg);
-        env_fini(&e);
+        tk_tiny_fini(&e);
         return;
     }
     module_torch_cases(&e);
     module_ref_cases(&e);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1029,7 +941,7 @@ static void compare_hn_grads(env *e, vkt_safetensors *g, vkt_hypernetwork *hn, c
         const char *n = vkt_safetensors_name(g, i);
         if (strncmp(n, "grad_hn", 7)) continue;
         size_t k = 0;
-        float *v = st_f32(g, n, &k);
+        float *v = tk_st_f32(g, n, &k, NULL);
         for (size_t q = 0; v && q < k; q++)
             fam = fmax(fam, fabs(v[q]));
         free(v);
@@ -1042,7 +954,7 @@ static void compare_hn_grads(env *e, vkt_safetensors *g, vkt_hypernetwork *hn, c
                 snprintf(name, sizeof name, "%s%lld.%d.%s", prefix, (long long)hn->sizes[z].dim, j,
                          p->key);
                 size_t k = 0;
-                float *ref = st_f32(g, name, &k), *got = vkt_malloc((k ? k : 1) * 4);
+                float *ref = tk_st_f32(g, name, &k, NULL), *got = vkt_malloc((k ? k : 1) * 4);
                 double *dref = ref ? to_double(ref, k) : NULL;
                 vkt_err err = {0};
                 bool ok = ref && got && k == pnumel(p) &&
@@ -1063,7 +975,7 @@ static void compare_out(env *e, vkt_safetensors *g, const vkt_tensor *t, const c
                         double tol, const char *what)
 {
     size_t n = 0;
-    float *ref = st_f32(g, name, &n), *got = download(e, t);
+    float *ref = tk_st_f32(g, name, &n, NULL), *got = download(e, t);
     double *dref = ref ? to_double(ref, n) : NULL;
     bool ok = ref && got && (size_t)vkt_tensor_numel(t) == n;
     TK_CHECK(ok, "%s: %s", what, name);
@@ -1090,7 +1002,7 @@ static void st_case(const char *file, vkt_dtype dt, const char *const *hn_files,
     int n = n_files + 1, idx = 0;
     char gp[256];
     snprintf(gp, sizeof gp, "tests/golden/%s", file);
-    vkt_status st = env_init(&e, true, &err);
+    vkt_status st = tk_tiny_init(&e, true, NULL, &err);
     if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
         printf("%s: no f16 storage on this device, fp16 case skipped\n", file);
         goto done;
@@ -1118,9 +1030,9 @@ static void st_case(const char *file, vkt_dtype dt, const char *const *hn_files,
     if (!st) st = vkt_hn_hook_create(hns, n, VKT_HN_TRAIN_NO_DROPOUT, &hook, &err);
     if (!st)
         vkt_hn_hook_set_grad_scale(hook, 1.0f); /* the block test's grad_out is not loss-scaled */
-    if (!st) st = upload_st(e.dev, g, "x", dt, &in[0], &err);
-    if (!st) st = upload_st(e.dev, g, "context", dt, &in[1], &err);
-    if (!st) st = upload_st(e.dev, g, "grad_out", dt, &in[2], &err);
+    if (!st) st = tk_st_upload(e.dev, g, "x", dt, &in[0], &err);
+    if (!st) st = tk_st_upload(e.dev, g, "context", dt, &in[1], &err);
+    if (!st) st = tk_st_upload(e.dev, g, "grad_out", dt, &in[2], &err);
     vkt_tensor y, dx, dc;
     if (!st) st = vkt_step_begin_planned(e.step, &err);
     if (!st) vkt_hn_hook_begin(hook, 0, 0);
@@ -1182,7 +1094,7 @@ done:
     vkt_safetensors_close(g);
     free(t);
     free(sv);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 static void test_st(void)
@@ -1206,10 +1118,10 @@ static vkt_status train_inputs(env *e, train_io *io, vkt_err *err)
 {
     vkt_safetensors *c = NULL;
     vkt_status st = vkt_safetensors_open(tk_src("tests/golden/hn_relu.case.safetensors"), &c, err);
-    if (!st) st = upload_st(e->dev, c, "latent", VKT_F32, &io->latent, err);
-    if (!st) st = upload_st(e->dev, c, "noise", VKT_F32, &io->noise, err);
-    if (!st) st = upload_st(e->dev, c, "context", VKT_F32, &io->context, err);
-    float *t = c ? st_f32(c, "timestep", NULL) : NULL;
+    if (!st) st = tk_st_upload(e->dev, c, "latent", VKT_F32, &io->latent, err);
+    if (!st) st = tk_st_upload(e->dev, c, "noise", VKT_F32, &io->noise, err);
+    if (!st) st = tk_st_upload(e->dev, c, "context", VKT_F32, &io->context, err);
+    float *t = c ? tk_st_f32(c, "timestep", NULL, NULL) : NULL;
     if (!st && !t) st = vkt_fail(err, VKT_ERR_FORMAT, "timestep");
     vkt_schedule sch;
     vkt_schedule_init(&sch, 0.00085, 0.012);
@@ -1272,7 +1184,7 @@ static void test_train(void)
     train_io io;
     memset(&io, 0, sizeof io);
     float *before = NULL;
-    vkt_status st = env_init(&e, true, &err);
+    vkt_status st = tk_tiny_init(&e, true, NULL, &err);
     if (!st) st = vkt_unet_load(e.dev, &e.src, VKT_F32, VKT_GEN_TINY.unet_heads, &u, &err);
     if (!st) st = train_inputs(&e, &io, &err);
     /* a fresh hypernetwork with a size the tiny UNet lacks (1024) */
@@ -1365,7 +1277,7 @@ static void test_train(void)
     vkt_hn_destroy(hd);
     vkt_hn_destroy(h2);
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1442,7 +1354,7 @@ static int write_files(const char *dir)
     vkt_err err = {0};
     vkt_hypernetwork *hn = NULL;
     vkt_status st = vkt_mkdirs(dir, &err);
-    if (!st) st = env_init(&e, false, &err);
+    if (!st) st = tk_tiny_init(&e, false, NULL, &err);
     char p[600];
     const int64_t sizes[2] = {64, 128};
     /* a) what `vktrain hypernetwork create` writes by default (at small sizes) */
@@ -1512,7 +1424,7 @@ static int write_files(const char *dir)
     }
     vkt_hn_destroy(hn);
     if (st) fprintf(stderr, "test_hypernetwork --write: %s\n", err.msg);
-    env_fini(&e);
+    tk_tiny_fini(&e);
     return st ? 1 : tk_finish("hypernetwork --write");
 }
 

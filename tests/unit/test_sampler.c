@@ -29,6 +29,7 @@
 #include "models/tiny_model.h"
 #include "models/unet.h"
 #include "testkit.h"
+#include "tiny_fixture.h"
 #include "text/tokenizer.h"
 #include "train/txt2img.h"
 
@@ -244,51 +245,23 @@ typedef struct env {
 static vkt_status env_init(env *e, vkt_dtype dt, vkt_err *err)
 {
     memset(e, 0, sizeof *e);
-    vkt_gen_tensor *ts = NULL;
-    uint32_t n = 0;
-    vkt_safetensors_writer *w = NULL;
-    size_t size = 0;
-    const char *pre = "model.diffusion_model.";
-    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
-    if (!st) st = vkt_step_create(e->dev, &e->step, err);
+    vkt_status st = tk_device_open(&e->dev, &e->step, err);
     if (!st && dt == VKT_F16 && !vkt_step_dtype_ok(e->step, VKT_F16))
         return vkt_fail(err, VKT_ERR_UNSUPPORTED, "no f16 storage");
-    if (!st) st = vkt_gen_keys(&VKT_GEN_TINY, &ts, &n, err);
-    if (!st) st = vkt_safetensors_writer_create(&w, err);
-    float **vals = st ? NULL : vkt_calloc(n, sizeof *vals);
-    if (!st && !vals) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
-    for (uint32_t i = 0; i < n && !st; i++) {
-        if (strncmp(ts[i].key, pre, strlen(pre)) != 0) continue;
-        if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
-            st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
-            break;
-        }
-        vkt_gen_values(0, &ts[i], vals[i]);
-        st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_F32, ts[i].ndim, ts[i].shape, vals[i], err);
-    }
-    if (!st) st = vkt_safetensors_writer_to_memory(w, &e->bytes, &size, err);
-    if (!st) st = vkt_safetensors_open_memory(e->bytes, size, "tiny model", &e->model, err);
+    if (!st) st = tk_tiny_model(TK_TINY_UNET_PREFIX, NULL, NULL, &e->bytes, &e->model, err);
     if (!st) {
-        vkt_weight_source src = vkt_weight_source_safetensors(e->model, pre, "tiny model");
+        vkt_weight_source src = vkt_weight_source_safetensors(e->model, TK_TINY_UNET_PREFIX, "tiny model");
         st = vkt_unet_load(e->dev, &src, dt, VKT_GEN_TINY.unet_heads, &e->unet, err);
     }
-    vkt_safetensors_writer_destroy(w);
-    for (uint32_t i = 0; vals && i < n; i++) free(vals[i]);
-    free(vals);
-    free(ts);
     return st;
 }
 
 static void env_fini(env *e)
 {
-    if (e->dev)
-        TK_CHECK(vkt_device_validation_count(e->dev) == 0, "%u validation messages",
-                 vkt_device_validation_count(e->dev));
     vkt_unet_destroy(e->unet);
     vkt_safetensors_close(e->model);
     free(e->bytes);
-    vkt_step_destroy(e->step);
-    vkt_device_destroy(e->dev);
+    tk_device_close(e->dev, e->step);
 }
 
 static vkt_status upload(env *e, vkt_dtype dt, int nd, const int64_t *shape, const float *host, vkt_tensor *out,
@@ -713,58 +686,32 @@ typedef struct full_env {
 static vkt_status full_init(full_env *e, vkt_dtype dt, vkt_err *err)
 {
     memset(e, 0, sizeof *e);
-    vkt_gen_tensor *ts = NULL;
-    uint32_t n = 0;
-    vkt_safetensors_writer *w = NULL;
-    float **vals = NULL;
-    size_t size = 0;
     vkt_step *probe = NULL;
-    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
-    if (!st) st = vkt_step_create(e->dev, &probe, err);
+    vkt_status st = tk_device_open(&e->dev, &probe, err);
     if (!st && dt == VKT_F16 && !vkt_step_dtype_ok(probe, VKT_F16)) st = vkt_fail(err, VKT_ERR_UNSUPPORTED, "f16");
     vkt_step_destroy(probe);
-    if (!st) st = vkt_gen_keys(&VKT_GEN_TINY, &ts, &n, err);
-    if (!st) st = vkt_safetensors_writer_create(&w, err);
-    if (!st && !(vals = vkt_calloc(n, sizeof *vals))) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
-    for (uint32_t i = 0; i < n && !st; i++) {
-        if (ts[i].is_i64) continue; /* position_ids: not read by the loaders */
-        if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
-            st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
-            break;
-        }
-        vkt_gen_values(0, &ts[i], vals[i]);
-        st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_F32, ts[i].ndim, ts[i].shape, vals[i], err);
-    }
-    if (!st) st = vkt_safetensors_writer_to_memory(w, &e->bytes, &size, err);
-    if (!st) st = vkt_safetensors_open_memory(e->bytes, size, "tiny model", &e->model, err);
+    if (!st) st = tk_tiny_model(NULL, NULL, NULL, &e->bytes, &e->model, err);
     if (!st) {
         vkt_weight_source sc = vkt_weight_source_safetensors(e->model, VKT_CLIP_PREFIX, "tiny model");
-        vkt_weight_source su = vkt_weight_source_safetensors(e->model, "model.diffusion_model.", "tiny model");
+        vkt_weight_source su = vkt_weight_source_safetensors(e->model, TK_TINY_UNET_PREFIX, "tiny model");
         vkt_weight_source sv = vkt_weight_source_safetensors(e->model, "first_stage_model.", "tiny model");
         st = vkt_clip_load(e->dev, &sc, dt, VKT_GEN_TINY.clip_heads, &e->clip, err);
         if (!st) st = vkt_unet_load(e->dev, &su, dt, VKT_GEN_TINY.unet_heads, &e->unet, err);
         if (!st) st = vkt_vae_load(e->dev, &sv, dt, &e->vae, err);
         if (!st) st = vkt_tokenizer_create(NULL, &e->tok, err);
     }
-    vkt_safetensors_writer_destroy(w);
-    for (uint32_t i = 0; vals && i < n; i++) free(vals[i]);
-    free(vals);
-    free(ts);
     return st;
 }
 
 static void full_fini(full_env *e)
 {
-    if (e->dev)
-        TK_CHECK(vkt_device_validation_count(e->dev) == 0, "%u validation messages",
-                 vkt_device_validation_count(e->dev));
     vkt_tokenizer_destroy(e->tok);
     vkt_vae_destroy(e->vae);
     vkt_unet_destroy(e->unet);
     vkt_clip_destroy(e->clip);
     vkt_safetensors_close(e->model);
     free(e->bytes);
-    vkt_device_destroy(e->dev);
+    tk_device_close(e->dev, NULL);
 }
 
 /* max|got - ref| / max|ref| over n floats of golden tensor `name`. */

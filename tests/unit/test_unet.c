@@ -23,20 +23,14 @@
 #include "nn/ops/loss.h"
 #include "nn/ops/matmul.h"
 #include "testkit.h"
+#include "tiny_fixture.h"
 
 #define TOL_FWD_F32 1e-4
 #define TOL_GRAD_F32 1e-3
 #define TOL_FWD_F16 1e-2
 #define TOL_GRAD_F16 3e-2
 
-typedef struct env {
-    vkt_device *dev;
-    vkt_step *step;
-    uint8_t *model_bytes;
-    vkt_safetensors *model;
-    vkt_weight_source src;
-    vkt_safetensors *gold;
-} env;
+typedef tk_tiny env;
 
 /* A change to one tensor of the generated model, for the loader's error paths. */
 typedef struct mutation {
@@ -45,103 +39,16 @@ typedef struct mutation {
     int64_t v; /* MUT_DIM1: the new shape[1] */
 } mutation;
 
-/* The UNet part of the deterministic tiny model (docs/tiny-model.md) as an in-memory file, with
- * mutation m applied (may be NULL). */
-static vkt_status make_model(env *e, const vkt_gen_config *cfg, const mutation *m, vkt_err *err)
+/* tk_tiny_edit_fn applying mutation user to its tensor. */
+static bool mutate(vkt_gen_tensor *t, void *user)
 {
-    vkt_gen_tensor *ts = NULL;
-    uint32_t n = 0;
-    vkt_safetensors_writer *w = NULL;
-    float **vals = NULL;
-    size_t size = 0;
-    const char *pre = "model.diffusion_model.";
-    vkt_status st = vkt_gen_keys(cfg, &ts, &n, err);
-    if (!st) st = vkt_safetensors_writer_create(&w, err);
-    if (!st && !(vals = vkt_calloc(n, sizeof *vals))) st = vkt_fail(err, VKT_ERR_NOMEM, "values");
-    for (uint32_t i = 0; i < n && !st; i++) {
-        if (strncmp(ts[i].key, pre, strlen(pre)) != 0) continue;
-        if (m && m->key && !strcmp(m->key, ts[i].key)) {
-            if (m->op == MUT_DROP) continue;
-            if (m->op == MUT_FLATTEN) ts[i].ndim = 2; /* [C, C, 1, 1] -> [C, C] */
-            if (m->op == MUT_DIM1) ts[i].shape[1] = m->v;
-        }
-        if (!(vals[i] = vkt_malloc((size_t)vkt_gen_numel(&ts[i]) * sizeof(float)))) {
-            st = vkt_fail(err, VKT_ERR_NOMEM, "%s", ts[i].key);
-            break;
-        }
-        vkt_gen_values(0, &ts[i], vals[i]);
-        st = vkt_safetensors_writer_add(w, ts[i].key, VKT_IO_F32, ts[i].ndim, ts[i].shape, vals[i], err);
+    const mutation *m = user;
+    if (m && m->key && !strcmp(m->key, t->key)) {
+        if (m->op == MUT_DROP) return false;
+        if (m->op == MUT_FLATTEN) t->ndim = 2; /* [C, C, 1, 1] -> [C, C] */
+        if (m->op == MUT_DIM1) t->shape[1] = m->v;
     }
-    char heads[16];
-    snprintf(heads, sizeof heads, "%d", cfg->unet_heads);
-    if (!st) st = vkt_safetensors_writer_meta(w, "vktrain.unet_heads", heads, err);
-    if (!st) st = vkt_safetensors_writer_to_memory(w, &e->model_bytes, &size, err);
-    if (!st) st = vkt_safetensors_open_memory(e->model_bytes, size, "tiny model", &e->model, err);
-    if (!st) e->src = vkt_weight_source_safetensors(e->model, pre, "tiny model");
-    vkt_safetensors_writer_destroy(w);
-    for (uint32_t i = 0; vals && i < n; i++) free(vals[i]);
-    free(vals);
-    free(ts);
-    return st;
-}
-
-static vkt_status env_init(env *e, const char *golden, vkt_err *err)
-{
-    memset(e, 0, sizeof *e);
-    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e->dev, err);
-    if (!st) st = vkt_step_create(e->dev, &e->step, err);
-    if (!st) st = make_model(e, &VKT_GEN_TINY, NULL, err);
-    if (!st && golden) {
-        char rel[256];
-        snprintf(rel, sizeof rel, "tests/golden/%s", golden);
-        st = vkt_safetensors_open(tk_src(rel), &e->gold, err);
-    }
-    return st;
-}
-
-static void env_fini(env *e)
-{
-    if (e->dev)
-        TK_CHECK(vkt_device_validation_count(e->dev) == 0, "%u validation messages",
-                 vkt_device_validation_count(e->dev));
-    vkt_safetensors_close(e->gold);
-    vkt_safetensors_close(e->model);
-    free(e->model_bytes);
-    vkt_step_destroy(e->step);
-    vkt_device_destroy(e->dev);
-}
-
-/* Golden tensor `name` as floats (malloc'd) with its numel; NULL when missing. */
-static float *gold_f32(env *e, const char *name, size_t *n, vkt_err *err)
-{
-    const vkt_tensor_data *t = vkt_safetensors_find(e->gold, name);
-    if (!t) {
-        vkt_fail(err, VKT_ERR_FORMAT, "golden tensor %s missing", name);
-        return NULL;
-    }
-    size_t k = vkt_tensor_data_numel(t);
-    float *v = vkt_malloc(k * sizeof *v);
-    if (!v || vkt_tensor_data_to_f32(t, v, err)) {
-        free(v);
-        return NULL;
-    }
-    if (n) *n = k;
-    return v;
-}
-
-/* A persistent device tensor holding golden tensor `name` (shape from the file). */
-static vkt_status gold_tensor(env *e, const char *name, vkt_dtype dt, vkt_tensor *out, vkt_err *err)
-{
-    const vkt_tensor_data *t = vkt_safetensors_find(e->gold, name);
-    if (!t) return vkt_fail(err, VKT_ERR_FORMAT, "golden tensor %s missing", name);
-    int64_t shape[VKT_MAX_DIMS];
-    for (int i = 0; i < t->ndim; i++) shape[i] = t->shape[i];
-    float *v = gold_f32(e, name, NULL, err);
-    if (!v) return err->code;
-    vkt_status st = vkt_tensor_alloc(e->dev, dt, t->ndim, shape, name, out, err);
-    if (!st) st = vkt_tensor_upload_f32(e->dev, out, v, err);
-    free(v);
-    return st;
+    return true;
 }
 
 /* Compares step tensor t (after the step ran) with golden `name`: max|d| / max|ref| <= tol. */
@@ -149,7 +56,7 @@ static void compare(env *e, const char *what, const vkt_tensor *t, const char *n
 {
     vkt_err err = {0};
     size_t n = 0;
-    float *ref = gold_f32(e, name, &n, &err);
+    float *ref = tk_st_f32(e->gold, name, &n, &err);
     vkt_tensor r = vkt_step_resolve(e->step, t);
     float *got = vkt_malloc(n * sizeof *got);
     TK_CHECK(ref && got && (size_t)vkt_tensor_numel(&r) == n, "%s: %s: %s", what, name, err.msg);
@@ -175,6 +82,27 @@ static void free_all(env *e, vkt_tensor *ts, int n)
         if (ts[i].buf) vkt_tensor_free(e->dev, &ts[i]);
 }
 
+/* The end of a block case: keeps the block's output y, its grad_x dx and the gradient d of its second
+ * input, runs the step recorded so far (when st is VKT_OK) and compares them with the golden file's
+ * out, grad_x and dname. Returns the run's status. */
+static vkt_status run_block_case(env *e, const char *file, const char *prefix, bool f16, vkt_status st,
+                                 vkt_tensor *y, vkt_tensor *dx, vkt_tensor *d, const char *dname, vkt_err *err)
+{
+    if (!st) st = vkt_step_keep(e->step, y, err);
+    if (!st) st = vkt_step_keep(e->step, dx, err);
+    if (!st) st = vkt_step_keep(e->step, d, err);
+    if (!st) st = vkt_step_run(e->step, err);
+    TK_CHECK(st == VKT_OK, "%s: %s", file, err->msg);
+    if (!st) {
+        char what[64];
+        snprintf(what, sizeof what, "%s %s", prefix, f16 ? "fp16" : "fp32");
+        compare(e, what, y, "out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
+        compare(e, what, dx, "grad_x", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+        compare(e, what, d, dname, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* One ResBlock golden: out, grad_x, grad_emb for the file's x, emb, grad_out. */
@@ -185,7 +113,7 @@ static void resblock_case(const char *file, const char *prefix, vkt_dtype dt)
     vkt_weights *w = NULL;
     vkt_tensor in[3] = {{0}}; /* x, emb, grad_out */
     const bool f16 = dt == VKT_F16;
-    vkt_status st = env_init(&e, file, &err);
+    vkt_status st = tk_tiny_init(&e, true, file, &err);
     if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
         printf("%s: no f16 storage on this device, fp16 case skipped\n", file);
         goto done;
@@ -193,9 +121,9 @@ static void resblock_case(const char *file, const char *prefix, vkt_dtype dt)
     vkt_unet_res r;
     if (!st) st = vkt_weights_create(e.dev, dt, &w, &err);
     if (!st) st = vkt_unet_res_load(w, &e.src, prefix, -1, 128, &r, &err);
-    if (!st) st = gold_tensor(&e, "x", dt, &in[0], &err);
-    if (!st) st = gold_tensor(&e, "emb", dt, &in[1], &err);
-    if (!st) st = gold_tensor(&e, "grad_out", dt, &in[2], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "x", dt, &in[0], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "emb", dt, &in[1], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "grad_out", dt, &in[2], &err);
     vkt_tensor ea, y, dx, dea, demb;
     vkt_unet_res_saved sv;
     if (!st) st = vkt_step_begin_planned(e.step, &err);
@@ -207,22 +135,11 @@ static void resblock_case(const char *file, const char *prefix, vkt_dtype dt)
     if (!st) st = vkt_unet_tmp(e.step, dt, 2, in[1].shape, "d emb", &demb, &err);
     if (!st) st = vkt_unet_res_bwd(e.step, &r, &sv, &in[2], &dx, VKT_GRAD_OVERWRITE, &dea, VKT_GRAD_OVERWRITE, &err);
     if (!st) st = vkt_op_act_bwd(e.step, VKT_ACT_SILU, 0, &in[1], &dea, &demb, VKT_GRAD_OVERWRITE, &err);
-    if (!st) st = vkt_step_keep(e.step, &y, &err);
-    if (!st) st = vkt_step_keep(e.step, &dx, &err);
-    if (!st) st = vkt_step_keep(e.step, &demb, &err);
-    if (!st) st = vkt_step_run(e.step, &err);
-    TK_CHECK(st == VKT_OK, "%s: %s", file, err.msg);
-    if (!st) {
-        char what[64];
-        snprintf(what, sizeof what, "%s %s", prefix, f16 ? "fp16" : "fp32");
-        compare(&e, what, &y, "out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
-        compare(&e, what, &dx, "grad_x", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-        compare(&e, what, &demb, "grad_emb", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-    }
+    run_block_case(&e, file, prefix, f16, st, &y, &dx, &demb, "grad_emb", &err);
 done:
     free_all(&e, in, 3);
     vkt_weights_destroy(w);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 static void test_resblock(void)
@@ -489,7 +406,7 @@ static void test_hn_compare(env *e, test_hn *h, double scale, double tol)
                                  l->idx, wb ? "bias" : "weight");
                         vkt_err err = {0};
                         size_t k = 0;
-                        float *ref = gold_f32(e, name, &k, &err);
+                        float *ref = tk_st_f32(e->gold, name, &k, &err);
                         float *got = vkt_malloc((k ? k : 1) * sizeof *got);
                         const vkt_tensor *t = wb ? &l->db : &l->dw;
                         TK_CHECK(ref && got && (size_t)vkt_tensor_numel(t) == k, "%s: %s", name, err.msg);
@@ -527,7 +444,7 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
     vkt_weights *w = NULL;
     vkt_tensor in[3] = {{0}}; /* x, context, grad_out */
     const bool f16 = dt == VKT_F16;
-    vkt_status st = env_init(&e, file, &err);
+    vkt_status st = tk_tiny_init(&e, true, file, &err);
     if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
         printf("%s: no f16 storage on this device, fp16 case skipped\n", file);
         goto done;
@@ -545,9 +462,9 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
         hk.user = hn;
         hook = &hk;
     }
-    if (!st) st = gold_tensor(&e, "x", dt, &in[0], &err);
-    if (!st) st = gold_tensor(&e, "context", dt, &in[1], &err);
-    if (!st) st = gold_tensor(&e, "grad_out", dt, &in[2], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "x", dt, &in[0], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "context", dt, &in[1], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "grad_out", dt, &in[2], &err);
     vkt_tensor y, dx, dc;
     vkt_unet_st_saved *sv = vkt_calloc(1, sizeof *sv);
     if (!st && !sv) st = vkt_fail(&err, VKT_ERR_NOMEM, "saved");
@@ -557,22 +474,11 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
     if (!st) st = vkt_unet_tmp(e.step, dt, 3, in[1].shape, "d context", &dc, &err);
     if (!st) st = vkt_op_scale_fwd(e.step, &in[1], 0.0f, 0.0f, &dc, &err); /* zero: the backward accumulates */
     if (!st) st = vkt_unet_st_bwd(e.step, t, sv, hook, &in[2], &dx, VKT_GRAD_OVERWRITE, &dc, &err);
-    if (!st) st = vkt_step_keep(e.step, &y, &err);
-    if (!st) st = vkt_step_keep(e.step, &dx, &err);
-    if (!st) st = vkt_step_keep(e.step, &dc, &err);
-    if (!st) st = vkt_step_run(e.step, &err);
-    TK_CHECK(st == VKT_OK, "%s: %s", file, err.msg);
-    if (!st) {
-        char what[64];
-        snprintf(what, sizeof what, "%s %s", prefix, f16 ? "fp16" : "fp32");
-        compare(&e, what, &y, "out", f16 ? TOL_FWD_F16 : TOL_FWD_F32);
-        compare(&e, what, &dx, "grad_x", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-        compare(&e, what, &dc, "grad_context", f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-        if (hn) {
-            TK_CHECK(hn->n_calls_fwd == 2 && hn->n_calls_bwd == 2, "hook calls: %d fwd, %d bwd", hn->n_calls_fwd,
-                     hn->n_calls_bwd);
-            test_hn_compare(&e, hn, 1.0, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
-        }
+    st = run_block_case(&e, file, prefix, f16, st, &y, &dx, &dc, "grad_context", &err);
+    if (!st && hn) {
+        TK_CHECK(hn->n_calls_fwd == 2 && hn->n_calls_bwd == 2, "hook calls: %d fwd, %d bwd", hn->n_calls_fwd,
+                 hn->n_calls_bwd);
+        test_hn_compare(&e, hn, 1.0, f16 ? TOL_GRAD_F16 : TOL_GRAD_F32);
     }
     if (hn) test_hn_free(hn);
     free(hn);
@@ -581,7 +487,7 @@ static void st_case(const char *file, const char *prefix, vkt_dtype dt, bool wit
 done:
     free_all(&e, in, 3);
     vkt_weights_destroy(w);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 static void test_st(void)
@@ -615,10 +521,10 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     const bool f16 = dt == VKT_F16;
     char file[128];
     snprintf(file, sizeof file, "%s.case.safetensors", name);
-    vkt_status st = env_init(&e, file, &err);
+    vkt_status st = tk_tiny_init(&e, true, file, &err);
     if (!st && f16 && !vkt_step_dtype_ok(e.step, VKT_F16)) {
         printf("%s: no f16 storage on this device, fp16 case skipped\n", name);
-        env_fini(&e);
+        tk_tiny_fini(&e);
         return;
     }
     if (!st) st = load_unet(&e, dt, &u, &err);
@@ -635,8 +541,8 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     const vkt_tensor_data *tl = vkt_safetensors_find(e.gold, "latent"), *tt_d = vkt_safetensors_find(e.gold, "timestep");
     if (!st && (!tl || !tt_d || tt_d->ndim != 1 || tt_d->shape[0] > 64))
         st = vkt_fail(&err, VKT_ERR_FORMAT, "%s: latent/timestep", file);
-    if (!st && !(lat = gold_f32(&e, "latent", &n, &err))) st = err.code;
-    if (!st && !(noise = gold_f32(&e, "noise", &nn, &err))) st = err.code;
+    if (!st && !(lat = tk_st_f32(e.gold, "latent", &n, &err))) st = err.code;
+    if (!st && !(noise = tk_st_f32(e.gold, "noise", &nn, &err))) st = err.code;
     if (!st) {
         vkt_schedule sch;
         vkt_schedule_init(&sch, 0.00085, 0.012);
@@ -655,7 +561,7 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
         if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 4, shape, "noise", &in[3], &err);
         if (!st) st = vkt_tensor_upload_f32(e.dev, &in[3], noise, &err);
     }
-    if (!st) st = gold_tensor(&e, "context", dt, &in[2], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "context", dt, &in[2], &err);
     vkt_tensor eps, ps, loss, deps, dc;
     vkt_unet_saved *sv = NULL;
     if (!st) st = vkt_step_begin_planned(e.step, &err);
@@ -717,7 +623,7 @@ static void unet_case(const char *name, const char *hn_file, vkt_dtype dt)
     free(noise);
     free_all(&e, in, 4);
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 static void test_unet(void)
@@ -761,7 +667,7 @@ static void test_plan(int argc, char **argv)
         }
         if (argc >= 7 && !strcmp(argv[6], "fp16")) dt = VKT_F16;
     } else {
-        st = env_init(&e, NULL, &err);
+        st = tk_tiny_init(&e, true, NULL, &err);
     }
     if (!st) st = load_unet(&e, dt, &u, &err);
     vkt_tensor x = {0}, t = {0}, ctx = {0}, noise = {0};
@@ -803,7 +709,7 @@ static void test_plan(int argc, char **argv)
     vkt_tensor ts[4] = {x, t, ctx, noise};
     free_all(&e, ts, 4);
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -814,10 +720,8 @@ static void load_fails(const mutation *m, vkt_status want, const char *needle)
     env e;
     vkt_err err = {0};
     vkt_unet *u = NULL;
-    memset(&e, 0, sizeof e);
-    vkt_status st = vkt_device_create(&(vkt_device_opts){.validation = -1}, &e.dev, &err);
-    if (!st) st = vkt_step_create(e.dev, &e.step, &err);
-    if (!st) st = make_model(&e, &VKT_GEN_TINY, m, &err);
+    vkt_status st = tk_tiny_init(&e, false, NULL, &err);
+    if (!st) st = tk_tiny_unet(&e, mutate, (void *)m, &err);
     TK_CHECK(st == VKT_OK, "make model: %s", err.msg);
     if (!st) {
         st = vkt_unet_load(e.dev, &e.src, VKT_F32, 4, &u, &err);
@@ -826,7 +730,7 @@ static void load_fails(const mutation *m, vkt_status want, const char *needle)
         printf("  %-60s -> %s\n", m->key, err.msg);
     }
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 static void test_load(void)
@@ -834,7 +738,7 @@ static void test_load(void)
     env e;
     vkt_err err = {0};
     vkt_unet *u = NULL;
-    vkt_status st = env_init(&e, NULL, &err);
+    vkt_status st = tk_tiny_init(&e, true, NULL, &err);
     if (!st) st = vkt_unet_load(e.dev, &e.src, VKT_F32,
                                 vkt_unet_heads_from_meta(vkt_safetensors_meta(e.model, "vktrain.unet_heads")), &u, &err);
     TK_CHECK(st == VKT_OK, "load: %s", err.msg);
@@ -871,7 +775,7 @@ static void test_load(void)
     vkt_tensor ts[3] = {x, t, ctx};
     free_all(&e, ts, 3);
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 
     const mutation drop = {"model.diffusion_model.middle_block.1.transformer_blocks.0.attn2.to_v.weight", MUT_DROP, 0};
     load_fails(&drop, VKT_ERR_FORMAT, "middle_block.1.transformer_blocks.0.attn2.to_v.weight\" is missing");
@@ -893,24 +797,24 @@ static void test_context_t(void)
     vkt_err err = {0};
     vkt_unet *u = NULL;
     vkt_tensor in[5] = {{0}}; /* x, t, ctx77, ctx154, noise */
-    vkt_status st = env_init(&e, "unet_ctx_8x16.case.safetensors", &err);
+    vkt_status st = tk_tiny_init(&e, true, "unet_ctx_8x16.case.safetensors", &err);
     if (!st) st = load_unet(&e, VKT_F32, &u, &err);
     float *c = NULL, *c2 = NULL;
     size_t n = 0;
-    if (!st && !(c = gold_f32(&e, "context", &n, &err))) st = err.code;
+    if (!st && !(c = tk_st_f32(e.gold, "context", &n, &err))) st = err.code;
     if (!st && !(c2 = vkt_malloc(2 * n * sizeof *c2))) st = vkt_fail(&err, VKT_ERR_NOMEM, "ctx");
     if (!st) {
         for (int b = 0; b < 2; b++)
             for (int r = 0; r < 2; r++) memcpy(c2 + (size_t)(2 * b + r) * (n / 2), c + (size_t)b * (n / 2), n / 2 * 4);
-        st = gold_tensor(&e, "latent", VKT_F32, &in[0], &err);
+        st = tk_st_upload(e.dev, e.gold, "latent", VKT_F32, &in[0], &err);
     }
     int32_t tt[2] = {999, 250};
     if (!st) st = vkt_tensor_alloc(e.dev, VKT_I32, 1, (int64_t[]){2}, "t", &in[1], &err);
     if (!st) st = vkt_buffer_upload(e.dev, in[1].buf, 0, tt, sizeof tt, &err);
-    if (!st) st = gold_tensor(&e, "context", VKT_F32, &in[2], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "context", VKT_F32, &in[2], &err);
     if (!st) st = vkt_tensor_alloc(e.dev, VKT_F32, 3, (int64_t[]){2, 154, 128}, "ctx154", &in[3], &err);
     if (!st) st = vkt_tensor_upload_f32(e.dev, &in[3], c2, &err);
-    if (!st) st = gold_tensor(&e, "noise", VKT_F32, &in[4], &err);
+    if (!st) st = tk_st_upload(e.dev, e.gold, "noise", VKT_F32, &in[4], &err);
     vkt_tensor eps[2], dc[2];
     for (int k = 0; k < 2 && !st; k++) { /* two UNet passes in one step */
         vkt_tensor ps, loss, deps;
@@ -966,7 +870,7 @@ static void test_context_t(void)
     free(c2);
     free_all(&e, in, 5);
     vkt_unet_destroy(u);
-    env_fini(&e);
+    tk_tiny_fini(&e);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 # models/unet: the UNet's blocks and the whole model on the tiny model vs tests/golden/ (PyTorch
 # reference data from tests/reference/make_golden.py), fp32 and fp16 storage.
-add_executable(test_unet ${CMAKE_CURRENT_LIST_DIR}/test_unet.c)
+add_executable(test_unet ${CMAKE_CURRENT_LIST_DIR}/test_unet.c ${CMAKE_CURRENT_LIST_DIR}/tiny_fixture.c)
 target_link_libraries(test_unet PRIVATE vkt_models vkt_testkit)
 vkt_add_test(NAME golden.unet.resblock LABEL golden COMMAND test_unet resblock)
 vkt_add_test(NAME golden.unet.st LABEL golden COMMAND test_unet st)
