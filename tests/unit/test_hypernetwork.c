@@ -1350,7 +1350,7 @@ static void randomize(vkt_hypernetwork *hn, uint64_t seed)
 
 static int write_files(const char *dir)
 {
-    env e;
+    env e = {0}; /* teardown below also runs when mkdirs failed before setup */
     vkt_err err = {0};
     vkt_hypernetwork *hn = NULL;
     vkt_status st = vkt_mkdirs(dir, &err);
