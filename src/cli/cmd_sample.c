@@ -330,9 +330,9 @@ static vkt_status run(sample_args *a, vkt_err *err)
     if ((st = vkt_model_file_open(a->model, &mo, &mf, err)) || (st = vkt_model_file_supported(mf, err))) goto done;
     const vkt_sd_config *cfg = vkt_model_file_config(mf);
     /* refuse sizes the model cannot take before any device work (txt2img checks it again) */
-    long long mult = (1LL << (cfg->vae_levels - 1)) << (cfg->unet_levels - 1);
-    if (cfg->vae_levels >= 1 && cfg->unet_levels >= 1 && (a->o.width % mult || a->o.height % mult)) {
-        st = vkt_fail(err, VKT_ERR_USAGE, "--width %d --height %d: this model needs multiples of %lld",
+    int mult = vkt_sd_config_pixel_multiple(cfg);
+    if (a->o.width % mult || a->o.height % mult) {
+        st = vkt_fail(err, VKT_ERR_USAGE, "--width %d --height %d: this model needs multiples of %d",
                       a->o.width, a->o.height, mult);
         goto done;
     }

@@ -777,6 +777,12 @@ void vkt_model_file_close(vkt_model_file *mf)
 }
 
 const vkt_sd_config *vkt_model_file_config(const vkt_model_file *mf) { return &mf->cfg; }
+
+int vkt_sd_config_pixel_multiple(const vkt_sd_config *c)
+{
+    if (c->vae_levels < 1 || c->unet_levels < 1) return 8;
+    return (1 << (c->vae_levels - 1)) << (c->unet_levels - 1);
+}
 const vkt_model_stats *vkt_model_file_stats(const vkt_model_file *mf) { return &mf->stats; }
 const char *vkt_model_file_format(const vkt_model_file *mf) { return mf->format; }
 size_t vkt_model_file_count(const vkt_model_file *mf) { return mf->n; }

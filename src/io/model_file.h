@@ -82,6 +82,9 @@ vkt_status vkt_model_file_open(const char *path, const vkt_model_opts *opts, vkt
 void vkt_model_file_close(vkt_model_file *mf);
 
 const vkt_sd_config *vkt_model_file_config(const vkt_model_file *mf);
+/* The multiple image sizes must have for this model: the VAE's downsampling times the UNet's
+ * (64 px for SD1); 8 when the config lacks a VAE or UNet level count. */
+int vkt_sd_config_pixel_multiple(const vkt_sd_config *c);
 const vkt_model_stats *vkt_model_file_stats(const vkt_model_file *mf);
 /* "safetensors", "torch" or "diffusers". */
 const char *vkt_model_file_format(const vkt_model_file *mf);

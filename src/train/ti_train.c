@@ -867,8 +867,7 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     if ((st = vkt_model_file_supported(tr->mf, err))) return st;
     /* sizes this model takes (the UNet halves the latent levels - 1 times), before any work;
      * under varsize every image is centre-cropped to a multiple of it */
-    const vkt_sd_config *mc = vkt_model_file_config(tr->mf);
-    int mult = mc->vae_levels >= 1 && mc->unet_levels >= 1 ? (1 << (mc->vae_levels - 1)) << (mc->unet_levels - 1) : 8;
+    int mult = vkt_sd_config_pixel_multiple(vkt_model_file_config(tr->mf));
     int pw = o->preview_width ? o->preview_width : o->width, ph = o->preview_height ? o->preview_height : o->height;
     if (!o->varsize && (o->width % mult || o->height % mult))
         return vkt_fail(err, VKT_ERR_USAGE, "training size %dx%d: this model needs multiples of %d", o->width, o->height, mult);
