@@ -340,23 +340,18 @@ static void batch_host_fini(batch_host *h)
     memset(h, 0, sizeof *h);
 }
 
-/* The conditioning of item `item` from its prompt's first k chunks, encoded once (text encoder
- * forward, the same program as inside the training step, so the values are the same). */
-static vkt_status encode_cond(trainer *tr, uint32_t item, const vkt_prompt_result *pr, size_t k, vkt_err *err)
+/* The conditioning of item `item` from the first k chunks of its row of the batch's ids and
+ * multipliers, encoded once (text encoder forward, the same program as inside the training step,
+ * so the values are the same). */
+static vkt_status encode_cond(trainer *tr, uint32_t item, const int32_t *ids, const float *mult, int k, vkt_err *err)
 {
     if (tr->cond[item]) return VKT_OK;
     int64_t T = (int64_t)k * 77, W = vkt_model_file_config(tr->mf)->clip_width;
-    int32_t *ids = vkt_malloc((size_t)T * 4);
-    float *mult = vkt_malloc((size_t)T * 4), *out = vkt_malloc((size_t)(T * W) * 4);
+    float *out = vkt_malloc((size_t)(T * W) * 4);
     vkt_tensor tid = {0}, tm = {0}, ctx;
     bool has_mult = false;
-    vkt_status st = !ids || !mult || !out ? vkt_fail(err, VKT_ERR_NOMEM, "conditioning") : VKT_OK;
-    for (size_t c = 0; c < k && !st; c++)
-        for (int p = 0; p < 77; p++) {
-            ids[c * 77 + (size_t)p] = pr->chunks[c].ids[p];
-            mult[c * 77 + (size_t)p] = (float)pr->chunks[c].multipliers[p];
-            has_mult |= pr->chunks[c].multipliers[p] != 1.0;
-        }
+    vkt_status st = !out ? vkt_fail(err, VKT_ERR_NOMEM, "conditioning") : VKT_OK;
+    for (int64_t i = 0; i < T; i++) has_mult |= mult[i] != 1.0f;
     const int64_t shape[2] = {1, T};
     if (!st && !tr->cstep) st = vkt_step_create(tr->dev, &tr->cstep, err);
     if (!st) st = vkt_tensor_alloc(tr->dev, VKT_I32, 2, shape, "prompt ids", &tid, err);
@@ -376,14 +371,12 @@ static vkt_status encode_cond(trainer *tr, uint32_t item, const vkt_prompt_resul
     }
     if (tid.buf) vkt_tensor_free(tr->dev, &tid);
     if (tm.buf) vkt_tensor_free(tr->dev, &tm);
-    free(ids);
-    free(mult);
     if (st) {
         free(out);
         return st;
     }
     tr->cond[item] = out;
-    tr->cond_k[item] = (int)k;
+    tr->cond_k[item] = k;
     return VKT_OK;
 }
 
@@ -399,11 +392,12 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
     if (!pr) return vkt_fail(err, VKT_ERR_NOMEM, "prompts");
     vkt_status st = VKT_OK;
     size_t K = 1;
+    int *own_k = vkt_calloc(B, sizeof *own_k); /* chunks of each prompt before the padding */
+    if (!own_k) st = vkt_fail(err, VKT_ERR_NOMEM, "prompts");
     for (size_t m = 0; m < B && !st; m++) {
         st = vkt_prompt_tokenize(tr->tok, tr->embs, prompts[m], SIZE_MAX, NULL, &pr[m], err);
         if (!st && pr[m].n_chunks > K) K = pr[m].n_chunks;
-        /* before the padding below: the conditioning of the prompt's own chunks */
-        if (!st && tr->cache_cond) st = encode_cond(tr, items[m], &pr[m], pr[m].n_chunks, err);
+        if (!st) own_k[m] = (int)pr[m].n_chunks;
     }
     for (size_t m = 0; m < B && !st; m++) st = vkt_prompt_result_pad(&pr[m], K, err);
     if (st) goto done;
@@ -426,20 +420,6 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
         !h->t) {
         st = vkt_fail(err, VKT_ERR_NOMEM, "batch");
         goto done;
-    }
-    if (tr->cache_cond) { /* webui: shorter rows of a batch repeat their last vector */
-        int64_t W = vkt_model_file_config(tr->mf)->clip_width;
-        if (!(h->ctx = vkt_malloc((size_t)((int64_t)B * T * W) * 4))) {
-            st = vkt_fail(err, VKT_ERR_NOMEM, "batch conditioning");
-            goto done;
-        }
-        for (size_t m = 0; m < B; m++) {
-            int64_t rows = (int64_t)tr->cond_k[items[m]] * 77;
-            for (int64_t t = 0; t < T; t++)
-                memcpy(h->ctx + ((int64_t)m * T + t) * W, tr->cond[items[m]] + (t < rows ? t : rows - 1) * W,
-                       (size_t)W * 4);
-        }
-        h->has_ctx = true;
     }
     int found = 0;
     for (size_t m = 0; m < B; m++) {
@@ -487,11 +467,28 @@ static vkt_status prepare_items(trainer *tr, const uint32_t *items, char *const 
                     tr->weights[item] ? tr->weights[item][q] : 1.0f;
         if (tr->weights[item]) h->has_weight = true;
     }
+    if (tr->cache_cond) { /* each image's own chunks, encoded once; webui: shorter rows repeat their last vector */
+        int64_t W = vkt_model_file_config(tr->mf)->clip_width;
+        if (!(h->ctx = vkt_malloc((size_t)((int64_t)B * T * W) * 4))) {
+            st = vkt_fail(err, VKT_ERR_NOMEM, "batch conditioning");
+            goto done;
+        }
+        for (size_t m = 0; m < B; m++) {
+            if ((st = encode_cond(tr, items[m], h->ids + m * (size_t)T, h->mult + m * (size_t)T, own_k[m], err)))
+                goto done;
+            int64_t rows = (int64_t)tr->cond_k[items[m]] * 77;
+            for (int64_t t = 0; t < T; t++)
+                memcpy(h->ctx + ((int64_t)m * T + t) * W, tr->cond[items[m]] + (t < rows ? t : rows - 1) * W,
+                       (size_t)W * 4);
+        }
+        h->has_ctx = true;
+    }
     if (!found && tr->emb) st = vkt_fail(err, VKT_ERR_USAGE, "prompt \"%s\" does not contain the embedding \"%s\"", prompts[0],
                               tr->name);
 done:
     for (size_t m = 0; m < B; m++) vkt_prompt_result_fini(&pr[m]);
     free(pr);
+    free(own_k);
     return st;
 }
 
