@@ -822,12 +822,12 @@ vkt_status vkt_hn_save_optim(const vkt_hypernetwork *hn, const char *pt_path, do
         vkt_pt_set_int(b, state, i, e);
     }
     /* torch 1.13 AdamW param group, key order as torch writes it */
-    vkt_pt_append(b, betas, vkt_pt_float(b, 0.9));
-    vkt_pt_append(b, betas, vkt_pt_float(b, 0.999));
+    vkt_pt_append(b, betas, vkt_pt_float(b, VKT_HN_ADAM_BETA1));
+    vkt_pt_append(b, betas, vkt_pt_float(b, VKT_HN_ADAM_BETA2));
     vkt_pt_set_str(b, g, "lr", vkt_pt_float(b, lr));
     vkt_pt_set_str(b, g, "betas", betas);
-    vkt_pt_set_str(b, g, "eps", vkt_pt_float(b, 1e-8));
-    vkt_pt_set_str(b, g, "weight_decay", vkt_pt_float(b, 0.01));
+    vkt_pt_set_str(b, g, "eps", vkt_pt_float(b, VKT_HN_ADAM_EPS));
+    vkt_pt_set_str(b, g, "weight_decay", vkt_pt_float(b, VKT_HN_ADAM_WEIGHT_DECAY));
     vkt_pt_set_str(b, g, "amsgrad", vkt_pt_bool(b, false));
     vkt_pt_set_str(b, g, "foreach", vkt_pt_none(b));
     vkt_pt_set_str(b, g, "maximize", vkt_pt_bool(b, false));

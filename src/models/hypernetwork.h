@@ -14,8 +14,8 @@
  *   vkt_hn_record_zero_grads(s, hn, &err);               // start of an update (not per mini-batch)
  *   vkt_unet_fwd(u, s, &x, &t, &ctx, vkt_hn_hook_unet(hk), &eps, &sv, &err);
  *   ... loss, vkt_unet_bwd(u, s, sv, &deps, NULL, VKT_GRAD_OVERWRITE, &err) ...
- *   vkt_hn_record_adamw(s, hn, &(vkt_adamw){.lr = 1e-5f, .beta1 = 0.9f, .beta2 = 0.999f,
- *                       .eps = 1e-8f, .weight_decay = 0.01f}, NULL, &err);
+ *   vkt_adamw h = vkt_hn_adamw(1e-5);
+ *   vkt_hn_record_adamw(s, hn, &h, NULL, &err);
  *   vkt_step_end(s, &err); vkt_step_submit(s, &err);
  *   vkt_hn_download(hn, &err); hn->step = steps_done; vkt_hn_save(hn, "out/anime.pt", &err);
  *   vkt_hn_save_optim(hn, "out/anime.pt", 1e-5, &err);   // .pt.optim with sha256(.pt)[:10]
@@ -268,6 +268,15 @@ int vkt_hn_grads(vkt_hypernetwork *hn, vkt_tensor **out, int max);
  * still advances, as after the webui's skipped GradScaler step). */
 vkt_status vkt_hn_record_adamw(vkt_step *s, vkt_hypernetwork *hn, const vkt_adamw *h,
                                const vkt_tensor *clip_state, vkt_err *err);
+
+/* The webui's hypernetwork optimizer (training.md §9.3): torch.optim.AdamW's defaults, weight
+ * decay 0.01 on every module parameter; the .optim files record the same values. */
+#define VKT_HN_ADAM_BETA1 0.9
+#define VKT_HN_ADAM_BETA2 0.999
+#define VKT_HN_ADAM_EPS 1e-8
+#define VKT_HN_ADAM_WEIGHT_DECAY 0.01
+/* Those hyper-parameters at rate lr, for vkt_hn_record_adamw. */
+vkt_adamw vkt_hn_adamw(double lr);
 
 /* ---- the UNet hook -------------------------------------------------------------------- */
 

@@ -128,6 +128,15 @@ int vkt_hn_grads(vkt_hypernetwork *hn, vkt_tensor **out, int max)
     return n;
 }
 
+vkt_adamw vkt_hn_adamw(double lr)
+{
+    return (vkt_adamw){.lr = (float)lr,
+                       .beta1 = (float)VKT_HN_ADAM_BETA1,
+                       .beta2 = (float)VKT_HN_ADAM_BETA2,
+                       .eps = (float)VKT_HN_ADAM_EPS,
+                       .weight_decay = (float)VKT_HN_ADAM_WEIGHT_DECAY};
+}
+
 vkt_status vkt_hn_record_adamw(vkt_step *s, vkt_hypernetwork *hn, const vkt_adamw *h,
                                const vkt_tensor *clip_state, vkt_err *err)
 {

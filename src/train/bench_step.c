@@ -407,9 +407,8 @@ static vkt_status iterate(bench_ctx *c, bool profile, double *loss, vkt_err *err
                    .step = ++c->adam_step};
     vkt_cmd_set_profiling(c->s_opt->cmd, profile);
     if ((st = vkt_step_begin(c->s_opt, err))) return st;
-    if (c->hn) { /* the webui's hypernetwork AdamW: lr 1e-5, weight decay 0.01; then zero grads */
-        h.lr = 1e-5f;
-        h.weight_decay = 0.01f;
+    if (c->hn) { /* the webui's hypernetwork AdamW at its default rate 1e-5; then zero grads */
+        h = vkt_hn_adamw(1e-5);
         if ((st = vkt_hn_record_adamw(c->s_opt, c->hn, &h, NULL, err)) ||
             (st = vkt_hn_record_zero_grads(c->s_opt, c->hn, err)))
             return st;

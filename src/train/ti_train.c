@@ -659,8 +659,7 @@ static vkt_status update_hn(trainer *tr, double lr, double clip_value, vkt_err *
         st = vkt_op_clip_norm(tr->opt, gs, n, (float)clip_value, false, &tr->clip_state, err);
         cs = &tr->clip_state;
     }
-    /* training.md §9.3: torch's AdamW defaults, weight decay 0.01 on every module parameter */
-    vkt_adamw h = {.lr = (float)lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    vkt_adamw h = vkt_hn_adamw(lr);
     if (!st) st = vkt_hn_record_adamw(tr->opt, hn, &h, cs, err);
     if (!st) st = vkt_hn_record_zero_grads(tr->opt, hn, err);
     if (!st) st = vkt_step_run(tr->opt, err);

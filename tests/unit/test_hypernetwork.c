@@ -1163,7 +1163,7 @@ static vkt_status train_step(env *e, vkt_unet *u, train_io *io, vkt_hypernetwork
     if (!st) vkt_hn_hook_begin(hook, 1234, stream);
     if (!st && lr > 0) st = vkt_hn_record_zero_grads(e->step, hn, err);
     if (!st) st = vkt_ti_step_record(e->step, NULL, u, &tio, &o, &out, err);
-    vkt_adamw h = {.lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    vkt_adamw h = vkt_hn_adamw(lr);
     if (!st && lr > 0) st = vkt_hn_record_adamw(e->step, hn, &h, NULL, err);
     if (!st) st = vkt_step_end(e->step, err);
     if (!st) st = vkt_step_submit(e->step, err);
