@@ -230,9 +230,6 @@ static bool jpeg_complete(const uint8_t *d, size_t n)
     return false;
 }
 
-static unsigned le16(const uint8_t *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-
 /* stb_image reads past the end of a short TGA or BMP as black pixels instead of failing: check
  * that the pixel data is all there. TGA: the uncompressed size, or a walk over the RLE packets;
  * BMP: rows padded to 4 bytes after bfOffBits, for the uncompressed kinds (other kinds: stb's own
@@ -241,7 +238,7 @@ static bool tga_complete(const uint8_t *d, size_t n, int w, int h)
 {
     if (n < 18) return false;
     unsigned type = d[2], pb = (d[16] + 7u) / 8u;
-    size_t off = 18 + (size_t)d[0] + (d[1] ? (size_t)le16(d + 5) * ((d[7] + 7u) / 8u) : 0);
+    size_t off = 18 + (size_t)d[0] + (d[1] ? (size_t)vkt_rd_le16(d + 5) * ((d[7] + 7u) / 8u) : 0);
     uint64_t pixels = (uint64_t)w * (uint64_t)h;
     if (pb == 0) return false;
     if (type == 1 || type == 2 || type == 3) return off <= n && (n - off) / pb >= pixels;
@@ -260,8 +257,8 @@ static bool tga_complete(const uint8_t *d, size_t n, int w, int h)
 static bool bmp_complete(const uint8_t *d, size_t n, int w, int h)
 {
     if (n < 34) return false;
-    uint32_t off = le32(d + 10), comp = le32(d + 30);
-    unsigned bpp = le16(d + 28);
+    uint32_t off = vkt_rd_le32(d + 10), comp = vkt_rd_le32(d + 30);
+    unsigned bpp = vkt_rd_le16(d + 28);
     if (comp != 0 && comp != 3 && comp != 6) return true; /* RLE: stb checks as it decodes */
     uint64_t row = (((uint64_t)w * bpp + 31) / 32) * 4;
     return off <= n && (n - off) / (row ? row : 1) >= (uint64_t)h;
