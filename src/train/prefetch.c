@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/env.h"
 #include "base/fault.h"
 
 /* One decoded item (or the error that ended the stream). */
@@ -67,12 +68,6 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static bool env_on(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
-
 /* Starts the worker with asynchronous signals blocked (it inherits the mask), so SIGINT and the
  * like keep going to the caller's threads. Synchronous signals (faults) stay deliverable. */
 static bool start_worker(vkt_prefetch *p)
@@ -119,7 +114,7 @@ vkt_status vkt_prefetch_create(const vkt_dataset *ds, const uint32_t *items, siz
         p->items[k] = items ? items[k] : (uint32_t)k;
 
     /* VKTRAIN_FAIL_ALLOC: base/fault counts allocations in a plain global. */
-    bool sync = o.sync || n == 0 || env_on("VKTRAIN_NO_PREFETCH") || getenv("VKTRAIN_FAIL_ALLOC");
+    bool sync = o.sync || n == 0 || vkt_env_flag("VKTRAIN_NO_PREFETCH") || getenv("VKTRAIN_FAIL_ALLOC");
     if (!sync) {
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->not_full, NULL);

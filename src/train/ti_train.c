@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/env.h"
 #include "base/fault.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -899,8 +900,8 @@ static vkt_status setup(trainer *tr, vkt_err *err)
     dopts.repeats = o->repeats;
     dopts.seed = o->seed;
     if ((st = vkt_dataset_open(o->data_dir, &dopts, &tr->ds, err))) return st;
-    const char *nc = getenv("VKTRAIN_NO_COND_CACHE"); /* the uncached path, for comparison */
-    tr->cache_cond = tr->hn && !o->shuffle_tags && !(o->tag_dropout > 0) && !(nc && *nc && strcmp(nc, "0"));
+    /* VKTRAIN_NO_COND_CACHE: the uncached path, for comparison */
+    tr->cache_cond = tr->hn && !o->shuffle_tags && !(o->tag_dropout > 0) && !vkt_env_flag("VKTRAIN_NO_COND_CACHE");
     if (tr->cache_cond) {
         tr->cond = vkt_calloc(tr->ds->n, sizeof *tr->cond);
         tr->cond_k = vkt_calloc(tr->ds->n, sizeof *tr->cond_k);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/env.h"
 #include "base/fault.h"
 #include "base/log.h"
 
@@ -88,8 +89,7 @@ bool vkt_feature_allowed(const char *feature)
 {
     char name[96];
     snprintf(name, sizeof name, "VKTRAIN_DISABLE_%s", feature);
-    const char *v = getenv(name);
-    return !(v && *v && strcmp(v, "0") != 0);
+    return !vkt_env_flag(name);
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
@@ -385,8 +385,7 @@ vkt_status vkt_device_create(const vkt_device_opts *opts, vkt_device **out, vkt_
     if (!dev) return vkt_fail(err, VKT_ERR_NOMEM, "device");
     int validation = opts ? opts->validation : -1;
     if (validation < 0) {
-        const char *v = getenv("VKTRAIN_VALIDATION");
-        validation = v && *v && strcmp(v, "0") != 0;
+        validation = vkt_env_flag("VKTRAIN_VALIDATION");
     }
     dev->validation = validation;
     bool dbg = false;
