@@ -121,7 +121,8 @@ typedef struct trainer {
     /* GPU */
     vkt_step *step, *opt, *evs; /* training mini-batch, optimizer, forward-only evaluation */
     vkt_tensor vec, dvec, m, v, clip_state, ema;
-    bool has_clip_state;
+    vkt_tensor **grads; /* what clipping acts on (gather_grads), n_grads of them */
+    int n_grads;
     batch_gpu g, eg;
     batch_host h;
     /* run */
@@ -636,60 +637,64 @@ static vkt_status run_batch(trainer *tr, vkt_step *s, batch_gpu *g, bool backwar
     return VKT_OK;
 }
 
-/* The AdamW update (with clipping) and the zeroing of the gradient, recorded anew each update
- * because the rate and step count travel as push constants. */
-static vkt_status update_hn(trainer *tr, double lr, double clip_value, vkt_err *err)
+/* The gradients clipping acts on, gathered once: TI the vectors', HN every used module
+ * parameter's (known once the first step is recorded); with norm clipping also its state. */
+static vkt_status gather_grads(trainer *tr, vkt_err *err)
 {
-    vkt_hypernetwork *hn = tr->hn;
-    int n = vkt_hn_grads(hn, NULL, 0);
-    vkt_tensor **gs = vkt_calloc(n > 0 ? (size_t)n : 1, sizeof *gs);
-    if (!gs) return vkt_fail(err, VKT_ERR_NOMEM, "gradient list");
-    vkt_hn_grads(hn, gs, n);
-    vkt_status st = VKT_OK;
-    const vkt_tensor *cs = NULL;
-    if (tr->o->clip_mode == VKT_CLIPGRAD_NORM && n > 0 && !tr->clip_state.buf) { /* sizes known after recording */
-        int64_t len = vkt_clip_norm_state_len((const vkt_tensor *const *)gs, n);
-        st = alloc_f32(tr->dev, 1, &len, "clip state", &tr->clip_state, err);
-    }
-    if (!st) st = vkt_step_begin(tr->opt, err);
-    /* a norm threshold <= 0 scales by 0 in torch (the op reads 0 as off): clamp to 0 instead */
-    bool zero = tr->o->clip_mode == VKT_CLIPGRAD_NORM && !(clip_value > 0);
-    for (int i = 0; i < n && !st && (tr->o->clip_mode == VKT_CLIPGRAD_VALUE || zero); i++)
-        st = vkt_op_clip_value(tr->opt, gs[i], zero ? 0.0f : (float)clip_value, err);
-    if (!st && n > 0 && tr->o->clip_mode == VKT_CLIPGRAD_NORM && !zero) {
-        st = vkt_op_clip_norm(tr->opt, gs, n, (float)clip_value, false, &tr->clip_state, err);
-        cs = &tr->clip_state;
-    }
-    vkt_adamw h = vkt_hn_adamw(lr);
-    if (!st) st = vkt_hn_record_adamw(tr->opt, hn, &h, cs, err);
-    if (!st) st = vkt_hn_record_zero_grads(tr->opt, hn, err);
-    if (!st) st = vkt_step_run(tr->opt, err);
-    free(gs);
-    return st;
+    if (tr->grads) return VKT_OK;
+    int n = tr->hn ? vkt_hn_grads(tr->hn, NULL, 0) : 1;
+    if (!(tr->grads = vkt_calloc(n > 0 ? (size_t)n : 1, sizeof *tr->grads)))
+        return vkt_fail(err, VKT_ERR_NOMEM, "gradient list");
+    if (tr->hn) vkt_hn_grads(tr->hn, tr->grads, n);
+    else tr->grads[0] = &tr->dvec;
+    tr->n_grads = n;
+    if (tr->o->clip_mode != VKT_CLIPGRAD_NORM || n == 0) return VKT_OK;
+    int64_t len = vkt_clip_norm_state_len((const vkt_tensor *const *)tr->grads, n);
+    return alloc_f32(tr->dev, 1, &len, "clip state", &tr->clip_state, err);
 }
 
+/* Gradient clipping (training.md §5) into the optimizer's recording; *state: the norm op's
+ * state for AdamW (scale, finiteness), or NULL. A norm threshold <= 0 scales by 0 in torch,
+ * which the norm op reads as off: clamp to 0 instead. */
+static vkt_status record_clip(trainer *tr, double v, const vkt_tensor **state, vkt_err *err)
+{
+    *state = NULL;
+    vkt_clip_mode mode = tr->o->clip_mode;
+    bool zero = mode == VKT_CLIPGRAD_NORM && !(v > 0);
+    vkt_status st = VKT_OK;
+    if (mode == VKT_CLIPGRAD_VALUE || zero) {
+        for (int i = 0; i < tr->n_grads && !st; i++) st = vkt_op_clip_value(tr->opt, tr->grads[i], zero ? 0.0f : (float)v, err);
+        return st;
+    }
+    if (mode != VKT_CLIPGRAD_NORM || tr->n_grads == 0) return VKT_OK;
+    *state = &tr->clip_state;
+    return vkt_op_clip_norm(tr->opt, tr->grads, tr->n_grads, (float)v, false, &tr->clip_state, err);
+}
+
+/* One update: clipping, AdamW, zeroed gradients (and the TI EMA), recorded anew each time
+ * because the rate and step count travel as push constants. */
 static vkt_status update(trainer *tr, double lr, double clip_value, int64_t adam_step, int64_t step, vkt_err *err)
 {
-    if (tr->hn) return update_hn(tr, lr, clip_value, err);
-    vkt_status st = vkt_step_begin(tr->opt, err);
     const vkt_tensor *cs = NULL;
-    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_VALUE) st = vkt_op_clip_value(tr->opt, &tr->dvec, (float)clip_value, err);
-    if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM && !(clip_value > 0)) /* torch: scale 0 (the op reads 0 as off) */
-        st = vkt_op_clip_value(tr->opt, &tr->dvec, 0.0f, err);
-    else if (!st && tr->o->clip_mode == VKT_CLIPGRAD_NORM) {
-        vkt_tensor *gs[1] = {&tr->dvec};
-        st = vkt_op_clip_norm(tr->opt, gs, 1, (float)clip_value, false, &tr->clip_state, err);
-        cs = &tr->clip_state;
+    vkt_status st = tr->o->clip_mode != VKT_CLIPGRAD_NONE ? gather_grads(tr, err) : VKT_OK;
+    if (!st) st = vkt_step_begin(tr->opt, err);
+    if (!st) st = record_clip(tr, clip_value, &cs, err);
+    if (tr->hn) {
+        vkt_adamw h = vkt_hn_adamw(lr);
+        if (!st) st = vkt_hn_record_adamw(tr->opt, tr->hn, &h, cs, err);
+        if (!st) st = vkt_hn_record_zero_grads(tr->opt, tr->hn, err);
+    } else {
+        /* training.md §1: TI uses AdamW with weight decay 0 (unless a resumed .optim says otherwise) */
+        const vkt_embedding_optim *oi = tr->optim_in;
+        vkt_adamw h = {.lr = (float)lr, .beta1 = oi ? (float)oi->beta1 : 0.9f, .beta2 = oi ? (float)oi->beta2 : 0.999f,
+                       .eps = oi ? (float)oi->eps : 1e-8f, .weight_decay = oi ? (float)oi->weight_decay : 0.0f,
+                       .step = adam_step};
+        if (!st) st = vkt_op_adamw_step(tr->opt, &h, &tr->vec, &tr->dvec, &tr->m, &tr->v, cs, err);
+        if (!st) st = vkt_cmd_zero(tr->opt->cmd, tr->dvec.buf, 0, (vkt_tensor_bytes(&tr->dvec) + 3) & ~(size_t)3, err);
+        /* EMA of the vectors (DALLE2 trainer, training.md §11), after the update */
+        if (!st && tr->ema.buf && step % tr->o->ema_every == 0)
+            st = vkt_op_ema_update(tr->opt, (float)tr->o->ema, &tr->ema, &tr->vec, err);
     }
-    /* training.md §1: TI uses AdamW with weight decay 0 (unless a resumed .optim says otherwise) */
-    const vkt_embedding_optim *oi = tr->optim_in;
-    vkt_adamw h = {.lr = (float)lr, .beta1 = oi ? (float)oi->beta1 : 0.9f, .beta2 = oi ? (float)oi->beta2 : 0.999f,
-                   .eps = oi ? (float)oi->eps : 1e-8f, .weight_decay = oi ? (float)oi->weight_decay : 0.0f,
-                   .step = adam_step};
-    if (!st) st = vkt_op_adamw_step(tr->opt, &h, &tr->vec, &tr->dvec, &tr->m, &tr->v, cs, err);
-    if (!st) st = vkt_cmd_zero(tr->opt->cmd, tr->dvec.buf, 0, (vkt_tensor_bytes(&tr->dvec) + 3) & ~(size_t)3, err);
-    /* EMA of the vectors (DALLE2 trainer, training.md §11), after the update */
-    if (!st && tr->ema.buf && step % tr->o->ema_every == 0) st = vkt_op_ema_update(tr->opt, (float)tr->o->ema, &tr->ema, &tr->vec, err);
     if (!st) st = vkt_step_run(tr->opt, err);
     return st;
 }
@@ -944,11 +949,6 @@ static vkt_status setup(trainer *tr, vkt_err *err)
         ((st = vkt_tensor_upload_f32(tr->dev, &tr->m, tr->optim_in->exp_avg, err)) ||
          (st = vkt_tensor_upload_f32(tr->dev, &tr->v, tr->optim_in->exp_avg_sq, err))))
         return st;
-    if (o->clip_mode == VKT_CLIPGRAD_NORM) {
-        vkt_tensor *gs[1] = {&tr->dvec};
-        int64_t n = vkt_clip_norm_state_len((const vkt_tensor *const *)gs, 1);
-        if ((st = alloc_f32(tr->dev, 1, &n, "clip state", &tr->clip_state, err))) return st;
-    }
     return VKT_OK;
 }
 
@@ -977,6 +977,7 @@ static void teardown(trainer *tr)
     vkt_train_log_destroy(tr->log);
     vkt_tfevents_destroy(tr->tb);
     free(tr->tb_losses);
+    free(tr->grads);
     vkt_step_destroy(tr->step);
     vkt_step_destroy(tr->opt);
     vkt_step_destroy(tr->evs);
